@@ -1,0 +1,98 @@
+"""Shared fixtures: rendering the template, a clean environment for generated projects, and the Docker tier."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.bake import TEMPLATE_DIR, bake, clean_env, run
+
+SUPPORT_DIR = Path(__file__).parent / "support"
+DEFAULT_PYTHON = "3.11"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--docker",
+        action="store_true",
+        default=False,
+        help="also run the Docker tier (implied by REQUIRE_DOCKER=1)",
+    )
+
+
+def _docker_requested(config: pytest.Config) -> bool:
+    return bool(config.getoption("--docker")) or os.environ.get("REQUIRE_DOCKER") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the Docker tier out of the fast tier; deselected tests are reported, never passed or skipped."""
+    if _docker_requested(config):
+        return
+    selected = [item for item in items if "docker" not in item.keywords]
+    deselected = [item for item in items if "docker" in item.keywords]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+def docker_engine_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    probe = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False, timeout=60)
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """A Docker tier test fails here, with the reason, when no engine answers."""
+    if not docker_engine_answers():
+        pytest.fail(
+            "the Docker tier needs a running Docker engine and none answered `docker info`; "
+            "start dockerd (see .ci/run) or run the fast tier only (`make test-fast`)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_engine: None) -> str:
+    """The base image for the default Python version: a local stand-in unless BASE_IMAGE names one."""
+    return stand_in_base_image(DEFAULT_PYTHON)
+
+
+def stand_in_base_image(python_version: str) -> str:
+    override = os.environ.get(f"BASE_IMAGE_{python_version.replace('.', '_')}")
+    if override:
+        return override
+    result = run([str(SUPPORT_DIR / "stand_in_base_image.sh"), python_version], env=os.environ.copy())
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def template_dir() -> Path:
+    return TEMPLATE_DIR
+
+
+@pytest.fixture(scope="session")
+def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One render with every default answer, shared by the tests that only read it."""
+    return bake(tmp_path_factory.mktemp("default"))
+
+
+@pytest.fixture(scope="session")
+def set_up_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A default render that is a git repository and has run `make setup` (every Poetry project installed)."""
+    project = bake(tmp_path_factory.mktemp("setup"))
+    env = clean_env()
+    run(["git", "init", "--quiet", "--initial-branch=main"], cwd=project, env=env)
+    run(["git", "add", "--all"], cwd=project, env=env)
+    run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "init"],
+        cwd=project,
+        env=env,
+    )
+    run(["make", "setup"], cwd=project, env=env, timeout=1800)
+    return project

@@ -1,0 +1,83 @@
+"""Render the template the way a user does and run commands in the result with a clean environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2]
+
+# Blank credentials: nothing a test runs can reach a real AWS account, on CI or on a laptop.
+OFFLINE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "ap-northeast-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def bake(output_dir: Path, **answers: str) -> Path:
+    """Render the template into output_dir with the given answers and return the project folder."""
+    project = cookiecutter(
+        str(TEMPLATE_DIR),
+        no_input=True,
+        extra_context=answers,
+        output_dir=str(output_dir),
+        accept_hooks=True,
+    )
+    return Path(project)
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a user's shell would have: no active virtualenv of ours, no AWS identity."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POETRY_ACTIVE"))}
+    venv = env.pop("VIRTUAL_ENV", None)
+    if venv:
+        env["PATH"] = os.pathsep.join(
+            part for part in env.get("PATH", "").split(os.pathsep) if not part.startswith(venv)
+        )
+    env.pop("PYTHONPATH", None)
+    env.pop("PYTHONHOME", None)
+    env.update(OFFLINE_AWS)
+    env.update(extra or {})
+    return env
+
+
+def run(
+    command: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    timeout: float = 900,
+    input_text: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, and on failure raise with its whole output so a red test explains itself."""
+    result = subprocess.run(
+        list(command),
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        input=input_text,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"`{' '.join(command)}` exited {result.returncode}\n"
+            f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
+        )
+    return result
+
+
+def recorded_answers(project: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((project / ".cookiecutter.json").read_text(encoding="utf-8"))
+    return data
