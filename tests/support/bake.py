@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from typing import Any
 from cookiecutter.main import cookiecutter
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2]
+# The template's own tools (cookiecutter, cruft, moto_server...) live beside the interpreter running the tests.
+TOOLS_BIN = Path(sys.executable).parent
 
 # Blank credentials: nothing a test runs can reach a real AWS account, on CI or on a laptop.
 OFFLINE_AWS = {
@@ -76,6 +79,11 @@ def run(
             f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
         )
     return result
+
+
+def tool(name: str) -> str:
+    """Full path of one of the template's development tools, usable under a clean environment."""
+    return str(TOOLS_BIN / name)
 
 
 def recorded_answers(project: Path) -> dict[str, Any]:

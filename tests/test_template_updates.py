@@ -1,0 +1,60 @@
+"""A generated repository follows template changes with cruft, keeping what the team changed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.support.bake import TEMPLATE_DIR, clean_env, run, tool
+
+GIT_AUTHOR = ["-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
+
+
+def _commit_all(repo: Path, message: str) -> None:
+    env = clean_env()
+    run(["git", "add", "--all"], cwd=repo, env=env)
+    run(["git", *GIT_AUTHOR, "commit", "--quiet", "-m", message], cwd=repo, env=env)
+
+
+def _template_clone(destination: Path) -> Path:
+    """A git repository holding the template as it is in this working tree (committed or not)."""
+    listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=TEMPLATE_DIR)
+    for name in filter(None, listed.stdout.split("\0")):
+        source = TEMPLATE_DIR / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    run(["git", "init", "--quiet", "--initial-branch=main"], cwd=destination)
+    _commit_all(destination, "template")
+    return destination
+
+
+def test_cruft_update_brings_template_changes_without_conflicts(tmp_path: Path) -> None:
+    env = clean_env()
+    template = _template_clone(tmp_path / "template")
+    output = tmp_path / "out"
+    run([tool("cruft"), "create", str(template), "--no-input", "--output-dir", str(output)], env=env)
+    project = output / "tabular-classifier"
+    assert json.loads((project / ".cruft.json").read_text())["template"] == str(template)
+    run(["git", "init", "--quiet", "--initial-branch=main"], cwd=project, env=env)
+    _commit_all(project, "generated")
+
+    # The team changes a file of its own; the template changes a different one.
+    makefile = project / "Makefile"
+    makefile.write_text(makefile.read_text() + "\n# team note: keep this line\n")
+    _commit_all(project, "team change")
+    editorconfig = template / "{{cookiecutter.repo_name}}" / ".editorconfig"
+    editorconfig.write_text(editorconfig.read_text() + "\n[*.sql]\nindent_size = 2\n")
+    _commit_all(template, "template change")
+
+    run([tool("cruft"), "check"], cwd=project, env=env, check=False)
+    run([tool("cruft"), "update", "--skip-apply-ask", "--allow-untracked-files"], cwd=project, env=env)
+
+    assert "[*.sql]" in (project / ".editorconfig").read_text()
+    assert "# team note: keep this line" in makefile.read_text()
+    assert list(project.rglob("*.rej")) == []
+    status = run(["git", "status", "--porcelain"], cwd=project, env=env).stdout
+    assert "UU " not in status
+    run([tool("cruft"), "check"], cwd=project, env=env)

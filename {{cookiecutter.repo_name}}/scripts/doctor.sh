@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Checks that this machine has what the repo's commands need, one line per check, with the fix when one fails.
+set -euo pipefail
+
+usage() {
+  cat <<USAGE
+Usage: scripts/doctor.sh [--aws]
+
+Checks git, Python, Poetry, the Docker engine, Docker Compose (v2 plugin or v1 docker-compose) and the AWS CLI.
+  --aws   also check AWS credentials (sts get-caller-identity) and that ECR answers in the configured region
+Exits non-zero when a check fails.
+USAGE
+}
+
+check_aws=false
+case "${1:-}" in
+  "") ;;
+  --aws) check_aws=true ;;
+  -h | --help) usage; exit 0 ;;
+  *) usage >&2; exit 2 ;;
+esac
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+wanted_python=$(tr -d '[:space:]' <"$repo_root/.python-version")
+region=${AWS_REGION:-${AWS_DEFAULT_REGION:-{{ cookiecutter.aws_region }}}}
+failures=0
+
+if [[ -t 1 ]]; then ok=$'\e[32m ok \e[0m'; bad=$'\e[31mFAIL\e[0m'; else ok=" ok "; bad="FAIL"; fi
+
+pass() { printf '[%s] %-16s %s\n' "$ok" "$1" "$2"; }
+fail() {
+  printf '[%s] %-16s %s\n       fix: %s\n' "$bad" "$1" "$2" "$3"
+  failures=$((failures + 1))
+}
+
+if version=$(git --version 2>/dev/null); then
+  pass git "$version"
+else
+  fail git "not found" "install git"
+fi
+
+if version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); then
+  if [[ $version == "$wanted_python" ]]; then
+    pass python "$version"
+  elif python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    pass python "$version (the images use $wanted_python; the projects support 3.11 to 3.13)"
+  else
+    fail python "$version is too old" "install Python $wanted_python (pyenv, uv or your package manager)"
+  fi
+else
+  fail python "python3 not found" "install Python $wanted_python"
+fi
+
+if version=$(poetry --version 2>/dev/null); then
+  if [[ $version =~ version\ ([0-9]+) ]] && ((BASH_REMATCH[1] >= 2)); then
+    pass poetry "$version"
+  else
+    fail poetry "$version" "upgrade to Poetry 2: pipx install --force 'poetry>=2,<3'"
+  fi
+else
+  fail poetry "not found" "pipx install 'poetry>=2,<3'"
+fi
+
+if ! command -v docker >/dev/null 2>&1; then
+  fail docker "docker CLI not found" "install Docker Engine or Docker Desktop"
+elif version=$(docker info 2>/dev/null | awk -F': ' '/Server Version/ {print $2}') && [[ -n $version ]]; then
+  pass docker "engine $version"
+else
+  fail docker "the engine does not answer" "start Docker (Docker Desktop, or: sudo systemctl start docker)"
+fi
+
+if version=$(docker compose version --short 2>/dev/null); then
+  pass compose "docker compose $version"
+elif version=$(docker-compose version --short 2>/dev/null); then
+  pass compose "docker-compose $version (v1)"
+else
+  fail compose "neither 'docker compose' nor 'docker-compose' found" "install the Docker Compose plugin"
+fi
+
+if version=$(aws --version 2>&1); then
+  pass aws-cli "${version%% *}"
+else
+  fail aws-cli "not found (needed to push images and run on SageMaker)" "install the AWS CLI v2"
+fi
+
+if $check_aws; then
+  if identity=$(aws sts get-caller-identity --query Arn --output text 2>&1); then
+    pass aws-identity "$identity"
+  else
+    fail aws-identity "no usable credentials" "aws configure sso (or export AWS_PROFILE=...)"
+  fi
+  if aws ecr describe-repositories --region "$region" --max-items 1 >/dev/null 2>&1; then
+    pass ecr "reachable in $region"
+  else
+    fail ecr "not reachable in $region" "check credentials, region and ecr:DescribeRepositories permission"
+  fi
+fi
+
+if ((failures > 0)); then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all checks passed"
