@@ -1,0 +1,281 @@
+"""The generated model image: build.sh, push.sh and the test scripts, run as a user would.
+
+Docker tier (`pytest --docker`): builds the default render's model image on the stand-in base image, runs the
+generated project's own Docker tests against it, and pushes it to a local registry with moto standing in for
+the ECR API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.bake import bake, clean_env, commit_all, recorded_answers, run
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_answering(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{process.args!r} exited early:\n{log.read_text(encoding='utf-8', errors='replace')}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - a local test server
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.3)
+    pytest.fail(f"nothing answered at {url} within 60 s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
+
+
+def answers(project: Path) -> dict[str, Any]:
+    recorded = recorded_answers(project)
+    nested: dict[str, Any] = recorded.get("cookiecutter", recorded)
+    return nested
+
+
+def last_line(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A default render committed to git, as build.sh tags images with the commit."""
+    root = bake(tmp_path_factory.mktemp("image"))
+    commit_all(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def model(project: Path) -> str:
+    return str(answers(project)["model_name"])
+
+
+@pytest.fixture(scope="module")
+def build_env(base_image: str) -> dict[str, str]:
+    return clean_env({"BASE_IMAGE": base_image, "DOCKER_BUILD_NETWORK": "host"})
+
+
+@pytest.fixture(scope="module")
+def image(project: Path, model: str, build_env: dict[str, str]) -> Iterator[str]:
+    result = run(["scripts/docker/container/build.sh", model], cwd=project, env=build_env, timeout=3600)
+    reference = last_line(result)
+    yield reference
+    subprocess.run(["docker", "image", "rm", reference], capture_output=True, check=False)
+
+
+def test_build_and_push_scripts_explain_themselves(default_project: Path) -> None:
+    env = clean_env()
+    for script in (
+        "scripts/docker/container/build.sh",
+        "scripts/docker/container/push.sh",
+        "scripts/docker/pipeline/build.sh",
+        "scripts/docker/pipeline/push.sh",
+        "scripts/test/container.sh",
+        "scripts/test/pipeline.sh",
+        "scripts/benchmark/container_image.sh",
+    ):
+        result = run([script, "--help"], cwd=default_project, env=env)
+        assert result.stdout.startswith("Usage:"), script
+    assert "BASE_IMAGE" in run(["scripts/docker/container/build.sh", "--help"], cwd=default_project, env=env).stdout
+    refused = run(["scripts/docker/container/build.sh", "pipeline"], cwd=default_project, env=env, check=False)
+    assert refused.returncode != 0 and "pipeline image's name" in refused.stderr
+
+
+@pytest.mark.docker
+def test_build_tags_the_commit_and_ships_no_compiler(project: Path, model: str, image: str) -> None:
+    commit = run(["git", "rev-parse", "--short", "HEAD"], cwd=project).stdout.strip()
+    given = answers(project)
+    registry = f"{given['aws_account_id']}.dkr.ecr.{given['aws_region']}.amazonaws.com"
+    assert image == f"{registry}/{given['ecr_repository_prefix']}/{model}:{commit}"
+    config = json.loads(run(["docker", "image", "inspect", image]).stdout)[0]["Config"]
+    assert config["Cmd"] == ["train"]
+    probe = run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--entrypoint",
+            "sh",
+            image,
+            "-c",
+            "command -v gcc || command -v cc || ls /opt/ml/code",
+        ]
+    )
+    assert probe.stdout.split() == ["jobs", "utils"]
+
+
+@pytest.mark.docker
+def test_build_refuses_uncommitted_changes_unless_marked_dirty(
+    project: Path, model: str, image: str, build_env: dict[str, str]
+) -> None:
+    scratch = project / "scratch.txt"
+    scratch.write_text("work in progress\n", encoding="utf-8")
+    try:
+        refused = run(["scripts/docker/container/build.sh", model], cwd=project, env=build_env, check=False)
+        assert refused.returncode != 0
+        assert "uncommitted changes" in refused.stderr
+        dirty = last_line(
+            run(["scripts/docker/container/build.sh", "--allow-dirty", model], cwd=project, env=build_env, timeout=3600)
+        )
+        assert dirty == f"{image}-dirty"
+        subprocess.run(["docker", "image", "rm", dirty], capture_output=True, check=False)
+    finally:
+        scratch.unlink()
+
+
+@pytest.mark.docker
+def test_container_tests_pass_inside_the_image(project: Path, model: str, build_env: dict[str, str]) -> None:
+    result = run(["scripts/test/container.sh", model], cwd=project, env=build_env, timeout=3600)
+    assert " passed" in result.stdout
+
+
+@pytest.mark.docker
+def test_generated_project_tests_pass_against_the_image(project: Path, model: str, image: str) -> None:
+    model_project = project / "code" / "container" / model
+    env = clean_env()
+    run(["poetry", "install", "--no-interaction"], cwd=model_project, env=env, timeout=1800)
+    fast = run(["poetry", "run", "pytest"], cwd=model_project, env=env, timeout=1800)
+    assert " passed" in fast.stdout
+    docker_tier = run(
+        ["poetry", "run", "pytest", "-m", "docker"], cwd=model_project, env={**env, "MODEL_IMAGE": image}, timeout=1800
+    )
+    assert " passed" in docker_tier.stdout and "deselected" in docker_tier.stdout
+
+
+@pytest.fixture
+def local_registry(tmp_path: Path) -> Iterator[str]:
+    """Debian's docker-registry (the CNCF distribution registry) on a free loopback port."""
+    executable = shutil.which("docker-registry")
+    if executable is None:
+        pytest.fail("the push test needs Debian's docker-registry: apt-get install -y docker-registry")
+    address = f"127.0.0.1:{free_port()}"
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        "version: 0.1\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'registry-storage'}\n"
+        f"http:\n  addr: {address}\n",
+        encoding="utf-8",
+    )
+    log = tmp_path / "registry.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen([executable, "serve", str(config)], stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_until_answering(f"http://{address}/v2/", process, log)
+        yield address
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def moto_endpoint(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path / "moto.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}/moto-api/", process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+def aws_env(tmp_path: Path, extra: dict[str, str]) -> dict[str, str]:
+    """Offline credentials, only the AWS CLI of the template's environment on PATH, a throw-away docker login."""
+    aws_bin = tmp_path / "aws-bin"
+    aws_bin.mkdir(exist_ok=True)
+    if not (aws_bin / "aws").exists():
+        (aws_bin / "aws").symlink_to(VENV_BIN / "aws")
+    env = clean_env({"DOCKER_CONFIG": str(tmp_path / "docker-config"), **extra})
+    env["PATH"] = f"{aws_bin}{os.pathsep}{env['PATH']}"
+    return env
+
+
+@pytest.mark.docker
+def test_push_creates_a_scanned_immutable_repository_and_pushes_the_tag(
+    project: Path,
+    model: str,
+    image: str,
+    build_env: dict[str, str],
+    local_registry: str,
+    moto_endpoint: str,
+    tmp_path: Path,
+) -> None:
+    env = aws_env(tmp_path, {"ECR_REGISTRY": local_registry, "AWS_ENDPOINT_URL": moto_endpoint})
+    reference = last_line(
+        run(
+            ["scripts/docker/container/build.sh", model],
+            cwd=project,
+            env={**build_env, "ECR_REGISTRY": local_registry},
+            timeout=3600,
+        )
+    )
+    try:
+        pushed = last_line(run(["scripts/docker/container/push.sh", model], cwd=project, env=env, timeout=1800))
+        assert pushed == reference
+        again = run(["scripts/docker/container/push.sh", model], cwd=project, env=env, timeout=1800)
+        assert last_line(again) == reference
+
+        repository = reference.split("/", 1)[1].rsplit(":", 1)[0]
+        described = json.loads(
+            run(
+                [
+                    "aws",
+                    "ecr",
+                    "describe-repositories",
+                    "--region",
+                    "ap-northeast-1",
+                    "--repository-names",
+                    repository,
+                    "--output",
+                    "json",
+                ],
+                env=env,
+            ).stdout
+        )
+        settings = described["repositories"][0]
+        assert settings["imageScanningConfiguration"] == {"scanOnPush": True}
+        assert settings["imageTagMutability"] == "IMMUTABLE"
+        with urllib.request.urlopen(f"http://{local_registry}/v2/{repository}/tags/list", timeout=10) as answer:
+            tags = json.load(answer)["tags"]
+        assert tags == [reference.rsplit(":", 1)[1]]
+    finally:
+        subprocess.run(["docker", "image", "rm", reference], capture_output=True, check=False)
+
+
+def test_push_dry_run_calls_neither_aws_nor_the_registry(project: Path, model: str, tmp_path: Path) -> None:
+    closed = f"127.0.0.1:{free_port()}"
+    env = aws_env(tmp_path, {"ECR_REGISTRY": closed, "AWS_ENDPOINT_URL": f"http://{closed}"})
+    result = run(["scripts/docker/container/push.sh", "--dry-run", model], cwd=project, env=env)
+    assert "would run: docker push" in result.stderr
+    assert last_line(result).startswith(f"{closed}/")

@@ -1,0 +1,1 @@
+"""Pure logic of the model's jobs; nothing here reads SageMaker's environment."""

@@ -1,0 +1,78 @@
+"""SageMaker's container contract in one place: where /opt/ml is, and how a job fails visibly."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from utils.errors import JobError
+
+FAILURE_MESSAGE_LIMIT = 1024  # SageMaker shows this many characters of the failure file as FailureReason.
+
+JobBody = Callable[[Sequence[str]], None]
+
+
+class JobArgumentParser(argparse.ArgumentParser):
+    """Bad arguments become a JobError, so they fail the job like any other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise JobError(f"{self.prog}: {message}")
+
+
+def job_argument_parser(prog: str, description: str | None) -> JobArgumentParser:
+    return JobArgumentParser(
+        prog=prog,
+        description=description,
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def probability_threshold(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
+
+
+def opt_ml() -> Path:
+    """/opt/ml, or the folder SAGEMAKER_BASE_DIR names (the toolkit's own relocation, used by tests)."""
+    return Path(os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml"))
+
+
+def processing_dir() -> Path:
+    return opt_ml() / "processing"
+
+
+def failure_file() -> Path:
+    return Path(os.environ.get("SM_OUTPUT_DIR", str(opt_ml() / "output"))) / "failure"
+
+
+def write_failure(message: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(message[:FAILURE_MESSAGE_LIMIT], encoding="utf-8")
+
+
+def run_job(body: JobBody, argv: Sequence[str] | None = None, *, failure_path: Path | None = None) -> int:
+    """Run a job body; on a JobError print the reason and return 1 instead of showing a traceback.
+
+    With failure_path (training jobs), the reason is also written there so SageMaker reports it as the
+    job's FailureReason; unexpected errors are recorded the same way and then re-raised with their traceback.
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        body(arguments)
+    except JobError as error:
+        message = str(error)
+        print(f"ERROR: {message}", file=sys.stderr, flush=True)
+        if failure_path is not None:
+            write_failure(message, failure_path)
+        return 1
+    except Exception as error:
+        if failure_path is not None:
+            write_failure(f"unexpected {type(error).__name__}: {error}", failure_path)
+        raise
+    return 0

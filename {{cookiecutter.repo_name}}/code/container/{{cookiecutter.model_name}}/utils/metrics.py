@@ -1,0 +1,66 @@
+"""Classification metrics, their log format for metric definitions, and the evaluation report."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    log_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+DEFAULT_THRESHOLD = 0.5
+
+
+def predict_labels(probabilities: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+    return (probabilities >= threshold).astype(int)
+
+
+def classification_metrics(
+    labels: np.ndarray, probabilities: np.ndarray, threshold: float = DEFAULT_THRESHOLD
+) -> dict[str, float]:
+    """Threshold metrics at `threshold` plus the threshold-free ROC AUC and log loss."""
+    predicted = predict_labels(probabilities, threshold)
+    return {
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "precision": float(precision_score(labels, predicted, zero_division=0)),
+        "recall": float(recall_score(labels, predicted, zero_division=0)),
+        "f1": float(f1_score(labels, predicted, zero_division=0)),
+        "roc_auc": float(roc_auc_score(labels, probabilities)),
+        "log_loss": float(log_loss(labels, probabilities, labels=[0, 1])),
+    }
+
+
+def format_metrics(metrics: Mapping[str, float], prefix: str = "") -> str:
+    """`name=value;` pairs with fixed-point values that a regex like `validation_roc_auc=([0-9.]+);` scrapes.
+
+    Fixed-point keeps exponents (1e-05) out of the log, which simple metric regexes would cut short.
+    """
+    return " ".join(f"{prefix}{name}={value:.6f};" for name, value in metrics.items() if math.isfinite(value))
+
+
+def evaluation_report(
+    labels: np.ndarray, probabilities: np.ndarray, threshold: float = DEFAULT_THRESHOLD
+) -> dict[str, Any]:
+    """The report in SageMaker's model quality layout, readable by model registry and a pipeline's JsonGet."""
+    metrics = classification_metrics(labels, probabilities, threshold)
+    matrix = confusion_matrix(labels, predict_labels(probabilities, threshold), labels=[0, 1])
+    return {
+        "binary_classification_metrics": {
+            **{name: {"value": value} for name, value in metrics.items()},
+            "confusion_matrix": {
+                str(actual): {str(predicted): int(matrix[actual][predicted]) for predicted in (0, 1)}
+                for actual in (0, 1)
+            },
+        },
+        "threshold": threshold,
+        "samples": len(labels),
+    }
