@@ -1,0 +1,1 @@
+"""Extract the source table to the raw-data location of a new collection run."""

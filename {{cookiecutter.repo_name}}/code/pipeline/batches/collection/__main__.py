@@ -1,0 +1,3 @@
+from batches.collection.batch import app
+
+app()

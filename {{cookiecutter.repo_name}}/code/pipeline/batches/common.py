@@ -1,0 +1,205 @@
+"""What every batch shares: the `--env` option, opening config/DB/clients, and recording a job's life."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from utils.aws.s3_client import S3Client
+from utils.aws.session import EndpointSession
+from utils.config_reader import Config, ConfigError, load_config
+from utils.db.db_adapter import DatabaseError, DbAdapter
+from utils.db.enum import JobStatus, JobType
+from utils.db.schema import Job
+from utils.layout import Layout, RunLayout, new_run_id
+
+EnvOption = Annotated[
+    str,
+    typer.Option(
+        "--env", envvar="PIPELINE_ENV", help="Environment: local (Docker), dev or prod.", show_default=False
+    ),
+]
+
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "--hyperparameter",
+        "-p",
+        metavar="NAME=VALUE",
+        help="Override one of the job's parameters from configs/<env>.yaml (repeatable). The value is read "
+        "as JSON when it parses (2, 0.5, true), else as text; the job itself validates it.",
+        show_default=False,
+    ),
+]
+
+console = Console(stderr=True, soft_wrap=True)
+
+
+def job_parameters(
+    configured: dict[str, str | int | float | bool], overrides: list[str] | None
+) -> dict[str, str | int | float | bool]:
+    """The configured parameters with `NAME=VALUE` overrides applied; a malformed one ends the batch."""
+    parameters = dict(configured)
+    for item in overrides or []:
+        name, separator, text = item.partition("=")
+        if not separator or not name.strip():
+            fail(f"--param {item!r}: expected NAME=VALUE", code=2)
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        if not isinstance(value, str | int | float | bool):
+            value = text
+        parameters[name.strip()] = value
+    return parameters
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One readable line on stderr and a non-zero exit, never a traceback."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@dataclass
+class BatchContext:
+    config: Config
+    layout: Layout
+    db: DbAdapter
+    s3: S3Client
+    image_uri: str
+
+    def new_run(self, job_type: JobType) -> tuple[RunLayout, str]:
+        run_id = new_run_id()
+        run = self.layout.run(job_type, run_id)
+        if self.layout.local and Path(run.root).exists():
+            # One lifecycle folder holds each stage once: a second run of a stage goes to a new folder.
+            fail(f"{run.root} exists already; run {job_type} in a new run folder (another PIPELINE_RUN_ID)")
+        return run, self.layout.job_name(job_type, run_id)
+
+    def upstream(self, job_type: JobType, run_id: str | None) -> Job:
+        """The named upstream run, else the latest completed one: in this lifecycle's local run folder if
+        it has one, otherwise anywhere."""
+        within = None
+        if run_id is None and self.layout.local and self.config.run_id:
+            within = (self.config.runs_dir / self.config.run_id).as_posix()
+        try:
+            return self.db.find_upstream(job_type, run_id, within=within)
+        except DatabaseError as exc:
+            fail(str(exc))
+
+
+@contextmanager
+def open_context(env: str, needs_image: bool = True) -> Iterator[BatchContext]:
+    """Config, database and clients of one batch run; a problem with any of them ends it with one line."""
+    try:
+        config = load_config(env)
+        image_uri = config.image_uri() if needs_image else ""
+    except ConfigError as exc:
+        fail(str(exc), code=2)
+    db = DbAdapter(config.database.url)
+    try:
+        try:
+            db.require_schema()
+        except DatabaseError as exc:
+            fail(str(exc))
+        session = EndpointSession(config.aws.region, config.aws.endpoint_url)
+        yield BatchContext(
+            config=config, layout=Layout(config), db=db, s3=S3Client(session), image_uri=image_uri
+        )
+    finally:
+        db.close()
+
+
+class JobRecorder:
+    """Keeps the job's database record in step with what happens, and reports progress."""
+
+    def __init__(self, ctx: BatchContext, job: Job) -> None:
+        self.ctx = ctx
+        self.run_id = job.run_id
+        self.job_name = job.job_name
+
+    def status(self, status: JobStatus, message: str | None = None) -> None:
+        self.ctx.db.update_job(self.run_id, status, message=message)
+        console.print(
+            f"[cyan]{self.job_name}[/]: {status}" + (f" ({message})" if message else ""), highlight=False
+        )
+
+    def finish(
+        self,
+        status: JobStatus,
+        *,
+        job_name: str | None = None,
+        output_uris: dict[str, str] | None = None,
+        metrics: dict[str, Any] | None = None,
+        failure_reason: str | None = None,
+    ) -> Job:
+        job = self.ctx.db.update_job(
+            self.run_id,
+            status,
+            job_name=job_name,
+            output_uris=output_uris,
+            metrics=metrics,
+            failure_reason=failure_reason,
+            message=failure_reason,
+        )
+        if status is JobStatus.COMPLETED:
+            console.print(f"[green]{job.job_name}: Completed[/] run id {job.run_id}", highlight=False)
+            for name, uri in job.output_uris.items():
+                console.print(f"  {name}: {uri}", highlight=False)
+            if job.metrics:
+                console.print(f"  metrics: {job.metrics}", highlight=False)
+        return job
+
+
+def record_job(
+    ctx: BatchContext,
+    job_type: JobType,
+    run: RunLayout,
+    job_name: str,
+    *,
+    upstream: dict[str, Job] | None = None,
+    input_uris: dict[str, str] | None = None,
+    output_uris: dict[str, str] | None = None,
+    parameters: dict[str, Any] | None = None,
+    image_uri: str | None = None,
+    instance_type: str | None = None,
+) -> JobRecorder:
+    job = ctx.db.create_job(
+        run_id=run.run_id,
+        job_type=job_type,
+        job_name=job_name,
+        environment=ctx.config.environment.value,
+        image_uri=image_uri,
+        instance_type=instance_type,
+        upstream_run_ids={kind: job.run_id for kind, job in (upstream or {}).items()},
+        input_uris=input_uris,
+        output_uris=output_uris,
+        parameters=parameters,
+    )
+    console.print(
+        f"[cyan]{job_name}[/]: {job_type} run {run.run_id} in {ctx.config.environment}", highlight=False
+    )
+    return JobRecorder(ctx, job)
+
+
+def run_recorded(recorder: JobRecorder, work: Callable[[], Job]) -> Job:
+    """Run `work`; any unexpected error marks the job Failed with a one-line reason, then exits non-zero."""
+    try:
+        job = work()
+    except typer.Exit:
+        raise
+    except Exception as exc:  # the database must never keep a job "in progress" by mistake
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:1000]
+        recorder.finish(JobStatus.FAILED, failure_reason=reason)
+        fail(f"{recorder.job_name} failed: {reason}")
+    if job.status is not JobStatus.COMPLETED:
+        fail(f"{job.job_name} ended {job.status}: {job.failure_reason or 'no reason given'}")
+    return job

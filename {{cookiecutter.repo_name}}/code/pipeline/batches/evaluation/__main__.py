@@ -1,0 +1,3 @@
+from batches.evaluation.batch import app
+
+app()

@@ -1,0 +1,84 @@
+"""Score a trained model on its test split with a processing job; the report's metrics go to the database."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from batches.common import EnvOption, ParamOption, job_parameters, open_context, record_job, run_recorded
+from batches.jobs import run_processing_job
+from utils.aws.sagemaker_client import JobResult
+from utils.db.enum import JobType
+from utils.job_specs import EVALUATION_METRICS_KEY, EVALUATION_REPORT
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+def report_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """`{name: value}` of every metric with a numeric value in the report (SageMaker model quality layout)."""
+    section = report.get(EVALUATION_METRICS_KEY)
+    if not isinstance(section, dict):
+        raise ValueError(f"{EVALUATION_REPORT} has no {EVALUATION_METRICS_KEY} mapping")
+    metrics = {
+        name: float(item["value"])
+        for name, item in section.items()
+        if isinstance(item, dict)
+        and isinstance(item.get("value"), int | float)
+        and not isinstance(item["value"], bool)
+    }
+    if not metrics:
+        raise ValueError(f"{EVALUATION_REPORT} holds no metric with a numeric value")
+    return metrics
+
+
+@app.command()
+def main(
+    env: EnvOption,
+    param: ParamOption = None,
+    training_run_id: Annotated[
+        str | None,
+        typer.Option(help="Training run whose model to evaluate (default: the latest completed one)."),
+    ] = None,
+) -> None:
+    """Submit the evaluation processing job for a training run's model and its preprocess run's test split."""
+    with open_context(env) as ctx:
+        training = ctx.upstream(JobType.TRAINING, training_run_id)
+        preprocess = ctx.upstream(JobType.PREPROCESS, training.upstream_run_ids[JobType.PREPROCESS.value])
+        run, name = ctx.new_run(JobType.EVALUATION)
+        inputs = {"model": training.output_uris["model"], "test": preprocess.output_uris["test"]}
+        outputs = {"evaluation": run.output("evaluation")}
+        settings = ctx.config.jobs.evaluation
+        parameters = job_parameters(settings.parameters, param)
+        recorder = record_job(
+            ctx,
+            JobType.EVALUATION,
+            run,
+            name,
+            upstream={JobType.TRAINING.value: training, JobType.PREPROCESS.value: preprocess},
+            input_uris=inputs,
+            output_uris=outputs,
+            parameters=parameters,
+            image_uri=ctx.image_uri,
+            instance_type=settings.instance_type,
+        )
+
+        def read_report(_: JobResult) -> dict[str, Any]:
+            if not ctx.s3.exists(run.evaluation_report):
+                raise FileNotFoundError(f"the job wrote no {run.evaluation_report}")
+            return report_metrics(json.loads(ctx.s3.get_text(run.evaluation_report)))
+
+        run_recorded(
+            recorder,
+            lambda: run_processing_job(
+                ctx,
+                recorder,
+                JobType.EVALUATION,
+                run,
+                inputs,
+                outputs,
+                after=read_report,
+                parameters=parameters,
+            ),
+        )

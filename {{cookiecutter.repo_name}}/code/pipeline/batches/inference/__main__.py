@@ -1,0 +1,3 @@
+from batches.inference.batch import app
+
+app()

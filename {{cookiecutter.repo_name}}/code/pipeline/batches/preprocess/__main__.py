@@ -1,0 +1,3 @@
+from batches.preprocess.batch import app
+
+app()

@@ -1,0 +1,51 @@
+"""Split the raw data of a collection run into train/validation/test with a processing job."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from batches.common import EnvOption, ParamOption, job_parameters, open_context, record_job, run_recorded
+from batches.jobs import run_processing_job
+from utils.db.enum import JobType
+from utils.job_specs import PROCESSING_SPECS
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+@app.command()
+def main(
+    env: EnvOption,
+    param: ParamOption = None,
+    collection_run_id: Annotated[
+        str | None, typer.Option(help="Collection run to read (default: the latest completed one).")
+    ] = None,
+) -> None:
+    """Submit the preprocess processing job on the raw data of a collection run."""
+    spec = PROCESSING_SPECS[JobType.PREPROCESS]
+    with open_context(env) as ctx:
+        collection = ctx.upstream(JobType.COLLECTION, collection_run_id)
+        run, name = ctx.new_run(JobType.PREPROCESS)
+        settings = ctx.config.jobs.preprocess
+        parameters = job_parameters(settings.parameters, param)
+        inputs = {"raw": collection.output_uris["raw"]}
+        outputs = {split: run.output(split) for split in spec.outputs}
+        recorder = record_job(
+            ctx,
+            JobType.PREPROCESS,
+            run,
+            name,
+            upstream={JobType.COLLECTION.value: collection},
+            input_uris=inputs,
+            output_uris=outputs,
+            parameters=parameters,
+            image_uri=ctx.image_uri,
+            instance_type=settings.instance_type,
+        )
+        run_recorded(
+            recorder,
+            lambda: run_processing_job(
+                ctx, recorder, JobType.PREPROCESS, run, inputs, outputs, parameters=parameters
+            ),
+        )

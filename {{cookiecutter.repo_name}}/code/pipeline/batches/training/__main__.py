@@ -1,0 +1,3 @@
+from batches.training.batch import app
+
+app()

@@ -1,0 +1,1 @@
+"""The job database: schema, enums and the adapter the batches use (`python -m utils.db --help`)."""

@@ -1,0 +1,131 @@
+"""Database commands: `init` creates the schema and seeds the source data; `jobs` lists job records; `run`
+summarises one local run folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from utils.config_reader import ConfigError, load_config
+from utils.db.db_adapter import DatabaseError, DbAdapter, run_folder_jobs
+from utils.db.enum import JobStatus, JobType
+from utils.db.seed import breast_cancer_rows
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+console = Console()
+EnvOption = Annotated[str, typer.Option("--env", envvar="PIPELINE_ENV", help="local, dev or prod")]
+
+
+def _adapter(env: str) -> DbAdapter:
+    try:
+        return DbAdapter(load_config(env).database.url)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def init(env: EnvOption) -> None:
+    """Create every table (idempotent) and seed the source table the first time."""
+    db = _adapter(env)
+    try:
+        db.create_schema()
+        added = db.seed_source_samples(breast_cancer_rows())
+    finally:
+        db.close()
+    console.print(
+        f"schema ready; {added} source samples added" if added else "schema ready; source data kept"
+    )
+
+
+@app.command()
+def jobs(
+    env: EnvOption,
+    job_type: Annotated[JobType | None, typer.Option("--type", help="only this job type")] = None,
+    limit: Annotated[int, typer.Option(help="how many, newest first")] = 20,
+) -> None:
+    """List job records, newest first."""
+    db = _adapter(env)
+    try:
+        db.require_schema()
+        records = db.list_jobs(job_type, limit)
+    except DatabaseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.close()
+    table = Table("run id", "type", "status", "job name", "metrics", "failure reason")
+    for job in records:
+        table.add_row(
+            job.run_id,
+            job.job_type,
+            job.status,
+            job.job_name,
+            json.dumps(job.metrics),
+            job.failure_reason or "",
+        )
+    console.print(table)
+
+
+def _describe_output(location: str) -> list[str]:
+    """A local output: the file itself, or every file of a folder (reports come with their plots)."""
+    path = Path(location)
+    if path.is_dir():
+        return [file.as_posix() for file in sorted(path.rglob("*")) if file.is_file()] or [
+            f"{location}/ (empty)"
+        ]
+    return [location]
+
+
+@app.command()
+def run(
+    run_id: Annotated[str, typer.Argument(help="the run folder's name under the runs folder")],
+    env: EnvOption = "local",
+    limit: Annotated[int, typer.Option(help="how many of the newest job records to look through")] = 500,
+) -> None:
+    """Summarise one local run folder: each stage's job, status, metrics and output files."""
+    try:
+        config = load_config(env)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    folder = (config.runs_dir / run_id).as_posix()
+    db = _adapter(env)
+    try:
+        db.require_schema()
+        records = run_folder_jobs(db.list_jobs(None, limit), folder)
+    except DatabaseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.close()
+    if not records:
+        typer.echo(f"error: no job wrote to {folder}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"run id:   {run_id}\nfolder:   {folder}\ndatabase: {config.database.url}")
+    for job in records:
+        typer.echo(f"{job.job_type}: {job.status} (job {job.job_name}, run id {job.run_id})")
+        if job.metrics:
+            typer.echo(
+                "  metrics: "
+                + ", ".join(
+                    f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in sorted(job.metrics.items())
+                )
+            )
+        if job.failure_reason:
+            typer.echo(f"  failure: {job.failure_reason}")
+        for name, location in job.output_uris.items():
+            for line in _describe_output(location):
+                typer.echo(f"  {name}: {line}")
+    if any(job.status != JobStatus.COMPLETED for job in records):
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,67 @@
+"""What each job image expects: entrypoints, container paths, channel and file names.
+
+The one place of the pipeline that mirrors `code/container/<model>/jobs/`: change both together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from utils.db.enum import JobType
+
+CODE_DIR = "/opt/ml/code"
+PROCESSING_INPUT = "/opt/ml/processing/input"
+PROCESSING_OUTPUT = "/opt/ml/processing/output"
+
+RAW_DATA_FILE = "data.csv"
+MODEL_ARCHIVE = "model.tar.gz"
+EVALUATION_REPORT = "evaluation.json"
+# The report's metrics, in SageMaker's model quality layout: {key: {name: {"value": number}}}
+EVALUATION_METRICS_KEY = "binary_classification_metrics"
+# Inference writes one predictions CSV per input file (same file name) with these columns.
+PREDICTION_COLUMNS = ("id", "prediction", "probability")
+
+# Source table columns written to the raw CSV, in this order; the id column lets predictions find their row.
+ID_COLUMN = "id"
+LABEL_COLUMN = "label"
+
+TRAINING_CHANNELS = ("train", "validation")
+# The training job logs `validation_<name>=<value>;`; SageMaker scrapes these into the job's final metrics.
+TRAINING_METRICS: dict[str, str] = {
+    f"validation_{name}": rf"validation_{name}=([0-9.]+);"
+    for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+}
+
+
+@dataclass(frozen=True)
+class ProcessingSpec:
+    """A processing job: its command, and container folders by input/output name."""
+
+    module: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    @property
+    def entrypoint(self) -> list[str]:
+        return ["python3", "-m", self.module]
+
+    @staticmethod
+    def input_path(name: str) -> str:
+        return f"{PROCESSING_INPUT}/{name}"
+
+    @staticmethod
+    def output_path(name: str) -> str:
+        return f"{PROCESSING_OUTPUT}/{name}"
+
+
+PROCESSING_SPECS: dict[JobType, ProcessingSpec] = {
+    JobType.PREPROCESS: ProcessingSpec(
+        module="jobs.preprocess", inputs=("raw",), outputs=("train", "validation", "test")
+    ),
+    JobType.EVALUATION: ProcessingSpec(
+        module="jobs.evaluation", inputs=("model", "test"), outputs=("evaluation",)
+    ),
+    JobType.INFERENCE: ProcessingSpec(
+        module="jobs.inference", inputs=("model", "data"), outputs=("predictions",)
+    ),
+}

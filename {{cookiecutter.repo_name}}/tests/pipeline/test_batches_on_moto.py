@@ -1,0 +1,141 @@
+"""Each batch with `--env dev` against a moto server: the SageMaker job it creates and where data lands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from conftest import CHAIN, BatchRunner, FakeContainer, aws_client, latest, root_uri, run_chain, run_ok
+
+from utils.aws.sagemaker_client import ModelTrainer
+from utils.config_reader import Config
+from utils.db.db_adapter import DbAdapter
+from utils.db.enum import JobStatus, JobType
+
+pytestmark = pytest.mark.usefixtures("fake_container")
+
+
+def test_collection_writes_the_source_table_as_csv_under_the_prefix(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter
+) -> None:
+    run_ok(run_batch, "collection")
+
+    job = latest(dev_db, JobType.COLLECTION)
+    assert job.status is JobStatus.COMPLETED
+    assert job.metrics == {"rows": 569}
+    csv_uri = f"{job.output_uris['raw']}/data.csv"
+    assert csv_uri == f"{root_uri(dev_config)}/collection/{job.run_id}/raw/data.csv"
+    bucket, _, key = csv_uri.removeprefix("s3://").partition("/")
+    body = aws_client(dev_config, "s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    lines = body.splitlines()
+    assert lines[0].startswith("id,mean_radius,") and lines[0].endswith(",label")
+    assert len(lines) == 570
+
+
+def test_rerunning_a_batch_creates_a_new_run_and_keeps_the_previous_outputs(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter
+) -> None:
+    run_chain(run_batch, "preprocess")
+    run_ok(run_batch, "training")
+    run_ok(run_batch, "training")
+
+    first, second = reversed(dev_db.list_jobs(JobType.TRAINING))
+    assert first.run_id != second.run_id
+    assert first.job_name != second.job_name
+    s3 = aws_client(dev_config, "s3")
+    for job in (first, second):
+        bucket, _, key = job.output_uris["model"].removeprefix("s3://").partition("/")
+        assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+    assert first.output_uris["model"] != second.output_uris["model"]
+
+
+def test_an_explicit_upstream_run_id_is_used_instead_of_the_latest(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter
+) -> None:
+    run_ok(run_batch, "collection")
+    first_collection = latest(dev_db, JobType.COLLECTION)
+    run_ok(run_batch, "collection")
+
+    run_ok(run_batch, "preprocess", "--collection-run-id", first_collection.run_id)
+
+    assert latest(dev_db, JobType.PREPROCESS).upstream_run_ids == {"collection": first_collection.run_id}
+
+
+def test_a_batch_without_a_completed_upstream_run_says_which_batch_to_run_first(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter
+) -> None:
+    result = run_batch("training", "--env", "dev")
+
+    assert result.exit_code == 1
+    assert "no completed preprocess run yet" in result.output
+    assert "Traceback" not in result.output
+    assert dev_db.list_jobs() == []
+
+
+def test_a_job_that_sagemaker_reports_failed_is_recorded_failed_with_its_reason(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_ok(run_batch, "collection")
+    failed = {
+        "ProcessingJobStatus": "Failed",
+        "FailureReason": "AlgorithmError: raw data has no target column",
+    }
+    monkeypatch.setattr("utils.aws.sagemaker_client.SageMakerClient._wait", lambda self, *a: failed)
+
+    result = run_batch("preprocess", "--env", "dev")
+
+    assert result.exit_code == 1
+    assert "AlgorithmError: raw data has no target column" in result.output
+    job = latest(dev_db, JobType.PREPROCESS)
+    assert job.status is JobStatus.FAILED
+    assert job.failure_reason == "AlgorithmError: raw data has no target column"
+    assert job.transitions[-1].status is JobStatus.FAILED
+    assert "no completed preprocess run yet" in run_batch("training", "--env", "dev").output
+
+
+def test_a_job_that_completes_without_its_report_is_recorded_failed(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter, fake_container: FakeContainer
+) -> None:
+    run_chain(run_batch, "training")
+    fake_container.skip_outputs.add("evaluation")
+
+    result = run_batch("evaluation", "--env", "dev")
+
+    assert result.exit_code == 1
+    job = latest(dev_db, JobType.EVALUATION)
+    assert job.status is JobStatus.FAILED
+    assert job.failure_reason is not None
+    assert "output is unusable" in job.failure_reason
+
+
+def test_a_submission_error_is_recorded_failed_in_one_line(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_chain(run_batch, "preprocess")
+
+    def refuse(*_: Any, **__: Any) -> None:
+        error: Any = {
+            "Error": {"Code": "ResourceLimitExceeded", "Message": "The account-level service limit\nis 0"}
+        }
+        raise ClientError(error, "CreateTrainingJob")
+
+    monkeypatch.setattr(ModelTrainer, "train", refuse)
+
+    result = run_batch("training", "--env", "dev")
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "ResourceLimitExceeded" in result.output
+    job = latest(dev_db, JobType.TRAINING)
+    assert job.status is JobStatus.FAILED
+    assert job.failure_reason is not None
+    assert "\n" not in job.failure_reason
+
+
+@pytest.mark.parametrize("name", CHAIN)
+def test_every_batch_has_help(run_batch: BatchRunner, name: str) -> None:
+    result = run_batch(name, "--help")
+
+    assert result.exit_code == 0
+    assert "--env" in result.output

@@ -1,0 +1,213 @@
+"""The whole lifecycle in SageMaker local mode, through the scripts a developer runs: real images, real
+Docker Compose, no AWS. Docker tier: `poetry run pytest -m docker` (fails, never skips, without Docker).
+
+The model image is brought up to date by the scripts themselves (BASE_IMAGE and DOCKER_BUILD_NETWORK pass
+through); runs and the job database go to a temporary PIPELINE_RUNS_DIR.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import tarfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import pytest
+
+from utils.db.db_adapter import DbAdapter, run_folder_jobs
+from utils.db.enum import JobStatus, JobType
+from utils.db.schema import Job
+
+pytestmark = pytest.mark.docker
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = REPO_ROOT / "scripts" / "local_run"
+COMPOSE_WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
+# The example is sklearn's breast cancer data; any sane model of it scores far above this.
+ROC_AUC_FLOOR = 0.9
+# Settings of the test process (conftest.py sets them for its stand-ins) that must not reach the scripts.
+TEST_ONLY_VARIABLES = ("IMAGE_TAG", "DATABASE_URL", "ECR_REGISTRY", "SAGEMAKER_USER_CONFIG_OVERRIDE")
+
+
+@dataclass
+class Finished:
+    run_id: str
+    folder: Path
+    result: subprocess.CompletedProcess[str]
+    jobs: list[Job]
+
+
+def script_env(runs_dir: Path) -> dict[str, str]:
+    """The caller's environment without any AWS setting: local mode must need none."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "PIPELINE_")) and key not in TEST_ONLY_VARIABLES
+    }
+    env.pop("VIRTUAL_ENV", None)
+    env["PIPELINE_RUNS_DIR"] = str(runs_dir)
+    return env
+
+
+def run_script(name: str, *args: str, runs_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPTS / name), *args],
+        cwd=REPO_ROOT,
+        env=script_env(runs_dir),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+
+
+def folder_jobs(runs_dir: Path, folder: Path) -> list[Job]:
+    db = DbAdapter(f"sqlite:///{runs_dir / 'local.sqlite3'}")
+    try:
+        return run_folder_jobs(db.list_jobs(None, 1000), folder.as_posix())
+    finally:
+        db.close()
+
+
+def leftover_containers(runs_dir: Path) -> list[str]:
+    """Job containers (running or not) whose Compose project lives under the runs folder."""
+    ids = subprocess.run(
+        ["docker", "ps", "--all", "--quiet", "--filter", f"label={COMPOSE_WORKING_DIR_LABEL}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    if not ids:
+        return []
+    details = json.loads(
+        subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, check=True).stdout
+    )
+    return [
+        item["Name"]
+        for item in details
+        if str(item["Config"]["Labels"].get(COMPOSE_WORKING_DIR_LABEL, "")).startswith(f"{runs_dir}/")
+    ]
+
+
+@pytest.fixture(scope="module")
+def docker_engine() -> None:
+    try:
+        answered = subprocess.run(["docker", "info"], capture_output=True, timeout=60, check=False).returncode
+    except (OSError, subprocess.TimeoutExpired):
+        answered = 1
+    if answered != 0:
+        pytest.fail(
+            "these tests run the job images in Docker, and `docker info` got no answer", pytrace=False
+        )
+
+
+@pytest.fixture(scope="module")
+def runs_dir(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def lifecycle(runs_dir: Path) -> Iterator[Finished]:
+    run_id = "lifecycle-test"
+    result = run_script("pipeline.sh", "--run-id", run_id, runs_dir=runs_dir)
+    folder = runs_dir / run_id
+    yield Finished(run_id, folder, result, folder_jobs(runs_dir, folder))
+
+
+def by_type(finished: Finished, job_type: JobType) -> Job:
+    [job] = [job for job in finished.jobs if job.job_type is job_type]
+    return job
+
+
+def test_the_lifecycle_completes_and_records_every_job(lifecycle: Finished) -> None:
+    assert lifecycle.result.returncode == 0, lifecycle.result.stderr[-6000:]
+    assert f"run id:   {lifecycle.run_id}" in lifecycle.result.stdout
+    assert [job.job_type for job in lifecycle.jobs] == list(JobType)
+    assert all(job.status is JobStatus.COMPLETED for job in lifecycle.jobs)
+    for stage in JobType:
+        assert f"[{list(JobType).index(stage) + 1}/5] {stage} done" in lifecycle.result.stderr
+
+
+def test_the_model_archive_loads_and_scores_the_collected_rows(lifecycle: Finished) -> None:
+    archive = lifecycle.folder / "training" / "model" / "model.tar.gz"
+    assert by_type(lifecycle, JobType.TRAINING).output_uris["model"] == archive.as_posix()
+    with (lifecycle.folder / "collection" / "raw" / "data.csv").open() as raw:
+        rows = list(csv.DictReader(raw))
+    with tarfile.open(archive, "r:gz") as tar:
+        member = tar.extractfile("model.joblib")
+        assert member is not None
+        model = joblib.load(member)
+    features = [[float(row[name]) for name in model.feature_names_in_] for row in rows]
+    with warnings.catch_warnings():
+        # Fitted on a DataFrame, scored on plain lists here: only the column names are missing.
+        warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
+        probabilities = model.predict_proba(features)
+    assert probabilities.shape == (len(rows), 2)
+
+
+def test_the_evaluation_report_scores_above_the_floor_and_has_plots(lifecycle: Finished) -> None:
+    folder = lifecycle.folder / "evaluation" / "evaluation"
+    report = json.loads((folder / "evaluation.json").read_text())
+    roc_auc = report["binary_classification_metrics"]["roc_auc"]["value"]
+    assert roc_auc > ROC_AUC_FLOOR
+    assert by_type(lifecycle, JobType.EVALUATION).metrics["roc_auc"] == pytest.approx(roc_auc)
+    assert list(folder.glob("*.png"))
+    assert "roc_curve.png" in lifecycle.result.stdout
+
+
+def test_every_collected_row_gets_a_prediction(lifecycle: Finished, runs_dir: Path) -> None:
+    with (lifecycle.folder / "collection" / "raw" / "data.csv").open() as raw:
+        ids = {row["id"] for row in csv.DictReader(raw)}
+    with (lifecycle.folder / "inference" / "predictions" / "data.csv").open() as predictions:
+        predicted = {row["id"] for row in csv.DictReader(predictions)}
+    assert ids
+    assert predicted == ids
+    db = DbAdapter(f"sqlite:///{runs_dir / 'local.sqlite3'}")
+    try:
+        assert len(db.predictions(by_type(lifecycle, JobType.INFERENCE).run_id)) == len(ids)
+    finally:
+        db.close()
+
+
+def test_everything_lands_in_the_run_folder_owned_by_the_caller(lifecycle: Finished) -> None:
+    assert all(
+        Path(uri).is_relative_to(lifecycle.folder)
+        for job in lifecycle.jobs
+        for uri in job.output_uris.values()
+    )
+    strangers = [path for path in lifecycle.folder.rglob("*") if path.lstat().st_uid != os.getuid()]
+    assert strangers == []
+
+
+def test_no_job_container_is_left_behind(lifecycle: Finished, runs_dir: Path) -> None:
+    assert lifecycle.result.returncode == 0
+    assert leftover_containers(runs_dir) == []
+
+
+def test_a_bad_hyperparameter_fails_in_the_container_and_is_recorded(
+    lifecycle: Finished, runs_dir: Path
+) -> None:
+    assert lifecycle.result.returncode == 0, "the failing job needs the lifecycle's preprocess run"
+
+    result = run_script(
+        "local_mode.sh", "training", "--hyperparameter", "learning_rate=-1", runs_dir=runs_dir
+    )
+
+    assert result.returncode != 0
+    reason = "learning_rate=-1.0 must be in (0, 1]"
+    assert reason in result.stderr
+    db = DbAdapter(f"sqlite:///{runs_dir / 'local.sqlite3'}")
+    try:
+        failed = db.list_jobs(JobType.TRAINING, 1)[0]
+    finally:
+        db.close()
+    assert failed.status is JobStatus.FAILED
+    assert failed.failure_reason is not None and reason in failed.failure_reason
+    assert failed.parameters["learning_rate"] == -1
+    assert leftover_containers(runs_dir) == []

@@ -1,0 +1,98 @@
+"""The S3 client against moto and against a local folder behaves the same."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from utils.aws.s3_client import RETRY_CONFIG, S3Client, S3Location, join
+from utils.aws.session import EndpointSession
+
+BUCKET = "data-bucket"
+
+
+@pytest.fixture(params=["s3", "local"])
+def base(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "local":
+        yield str(tmp_path / "store")
+        return
+    endpoint = request.getfixturevalue("moto_endpoint")
+    session = EndpointSession("eu-west-1", endpoint)
+    session.client("s3").create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    yield f"s3://{BUCKET}/prefix"
+    s3 = session.client("s3")
+    for obj in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        s3.delete_object(Bucket=BUCKET, Key=obj["Key"])
+    s3.delete_bucket(Bucket=BUCKET)
+
+
+@pytest.fixture
+def client(request: pytest.FixtureRequest) -> S3Client:
+    endpoint = request.getfixturevalue("moto_endpoint")
+    return S3Client(EndpointSession("eu-west-1", endpoint))
+
+
+def test_text_round_trips_and_lists_under_a_prefix(client: S3Client, base: str) -> None:
+    client.put_text(join(base, "a", "one.csv"), "x,y\n1,2\n")
+    client.put_text(join(base, "a", "b", "two.csv"), "z\n")
+
+    assert client.get_text(join(base, "a", "one.csv")) == "x,y\n1,2\n"
+    assert client.list(join(base, "a")) == [join(base, "a", "b", "two.csv"), join(base, "a", "one.csv")]
+    assert client.exists(join(base, "a", "one.csv"))
+    assert not client.exists(join(base, "missing.csv"))
+
+
+def test_files_upload_download_and_copy(client: S3Client, base: str, tmp_path: Path) -> None:
+    source = tmp_path / "model.tar.gz"
+    source.write_bytes(b"\x1f\x8b archive")
+
+    client.upload(source, join(base, "model", "model.tar.gz"))
+    client.copy(join(base, "model", "model.tar.gz"), join(base, "copy", "model.tar.gz"))
+    fetched = client.download(join(base, "copy", "model.tar.gz"), tmp_path / "out" / "model.tar.gz")
+
+    assert fetched.read_bytes() == b"\x1f\x8b archive"
+
+
+def test_copy_moves_data_between_a_local_folder_and_s3(
+    client: S3Client, moto_endpoint: str, tmp_path: Path
+) -> None:
+    session = EndpointSession("eu-west-1", moto_endpoint)
+    session.client("s3").create_bucket(
+        Bucket="cross", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    local = tmp_path / "raw.csv"
+    local.write_text("id\n1\n")
+
+    client.copy(str(local), "s3://cross/raw.csv")
+    client.copy("s3://cross/raw.csv", str(tmp_path / "back.csv"))
+
+    assert (tmp_path / "back.csv").read_text() == "id\n1\n"
+
+
+def test_s3_uris_parse_into_bucket_and_key() -> None:
+    assert S3Location.parse("s3://bucket/a/b.csv") == S3Location("bucket", "a/b.csv")
+    assert S3Location.parse("s3://bucket/a/b.csv").uri == "s3://bucket/a/b.csv"
+    with pytest.raises(ValueError, match="not an S3 URI"):
+        S3Location.parse("relative/x.csv")
+
+
+def test_the_client_retries_throttling_and_connection_errors(client: S3Client) -> None:
+    retries = vars(client._s3.meta.config)["retries"]
+
+    assert retries is not None
+    assert retries["mode"] == "adaptive"
+    assert retries["total_max_attempts"] == 11
+    assert vars(RETRY_CONFIG)["connect_timeout"] == 10
+
+
+def test_an_endpoint_session_sends_every_client_to_the_endpoint() -> None:
+    session = EndpointSession("eu-west-1", "http://127.0.0.1:1")
+
+    assert session.client("s3").meta.endpoint_url == "http://127.0.0.1:1"
+    assert session.client("sagemaker").meta.endpoint_url == "http://127.0.0.1:1"
+    assert boto3.Session(region_name="eu-west-1").client("s3").meta.endpoint_url != "http://127.0.0.1:1"
