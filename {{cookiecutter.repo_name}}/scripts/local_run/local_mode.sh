@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Runs one job of a model in SageMaker local mode (Docker on this machine, no AWS); `--help` for usage.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib/docker.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/docker.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/local_run.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/local_run.sh"
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0") [--model NAME] [--run-id ID] JOB [JOB OPTIONS...]
+
+Runs one job in SageMaker local mode: the model's image runs under Docker Compose on this machine, reading
+and writing files under runs/<run id>/ and recording the job in the local database (runs/local.sqlite3).
+No AWS account, credentials or network access is used.
+
+JOB is one of: ${LIFECYCLE[*]}, or build (only bring the image up to date and print its reference).
+
+The image is tagged local-<hash of its build inputs> (the Dockerfile, the model's project folder and the base
+image): it is built when that tag is missing, so an edited job is never run from a stale image and an
+unchanged one is never rebuilt.
+
+Each call opens a new run folder; the job takes the latest completed upstream run from the database (or
+the one named with --<upstream>-run-id). Job options go to the batch, e.g.:
+  $(basename "$0") training --hyperparameter learning_rate=0.05 --hyperparameter max_depth=4
+  $(basename "$0") preprocess --param seed=7
+  $(basename "$0") evaluation --training-run-id 20260101-120000-abcdef
+See all of them with: $(basename "$0") JOB --help
+
+Options:
+  --model NAME  model under code/container (default: $(default_model); models: $(list_models))
+  --run-id ID   run folder to use (default: a new one); it must not hold this job's stage yet
+  -h, --help    show this help
+
+Environment: BASE_IMAGE, DOCKER_BUILD_NETWORK as for scripts/docker/container/build.sh; PIPELINE_RUNS_DIR
+moves runs/; DATABASE_URL uses another job database.
+USAGE
+}
+
+model=""
+run_id=""
+job=""
+job_args=()
+while [[ $# -gt 0 ]]; do
+  if [[ -n $job ]]; then
+    case $1 in
+      --model) model=${2:?--model needs a value}; shift ;;
+      --run-id) run_id=${2:?--run-id needs a value}; shift ;;
+      *) job_args+=("$1") ;;
+    esac
+    shift
+    continue
+  fi
+  case $1 in
+    -h | --help) usage; exit 0 ;;
+    --model) model=${2:?--model needs a value}; shift ;;
+    --run-id) run_id=${2:?--run-id needs a value}; shift ;;
+    -*) usage >&2; die "unknown option: $1" ;;
+    *) job=$1 ;;
+  esac
+  shift
+done
+[[ -n $job ]] || { usage >&2; die "name the job to run"; }
+case " ${LIFECYCLE[*]} build " in
+  *" $job "*) ;;
+  *) die "unknown job '$job': expected one of ${LIFECYCLE[*]} build" ;;
+esac
+model=${model:-$(default_model)}
+image_name model "$model" >/dev/null
+if [[ -n $run_id ]]; then
+  check_run_id "$run_id"
+else
+  run_id=$(new_local_run_id)
+fi
+
+require_local_mode
+image=$(ensure_model_image "$model")
+if [[ $job == build ]]; then
+  echo "$image"
+  exit 0
+fi
+
+folder="$(runs_dir)/$run_id"
+trap 'remove_run_containers "$folder"' EXIT
+if [[ $job == collection ]]; then
+  # The first collection creates the database; later ones find the schema and the data in place.
+  pipeline_command "$run_id" "$model" "$image" python -m utils.db init --env local >&2
+fi
+log "==> $job of $model in local mode, run id $run_id ($image)"
+started=$SECONDS
+if ! run_batch "$run_id" "$model" "$image" "$job" "${job_args[@]}"; then
+  log "==> $job failed after $(seconds_since "$started") s; its record: (cd code/pipeline && poetry run python -m utils.db jobs --env local --type $job)"
+  exit 1
+fi
+log "==> $job completed in $(seconds_since "$started") s; outputs under $folder/$job:"
+find "$folder/$job" -path "$folder/$job/container-*" -prune -o -type f -print | sort

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs a model's whole lifecycle in SageMaker local mode (Docker on this machine, no AWS); `--help` for usage.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib/docker.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/docker.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/local_run.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/local_run.sh"
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0") [--model NAME] [--run-id ID]
+
+Runs ${LIFECYCLE[*]} one after the other in SageMaker local mode, all in one new run folder
+runs/<run id>/, each stage on the outputs of the one before. Prints each stage's progress, then a summary:
+the run id, every job's status and metrics, and the paths of the model, the evaluation report with its plots,
+the predictions and the job database. Stops at the first failing stage with its failure reason.
+
+The model image is brought up to date first (see scripts/local_run/local_mode.sh --help). No AWS account,
+credentials or network access is used.
+
+Options:
+  --model NAME  model under code/container (default: $(default_model); models: $(list_models))
+  --run-id ID   name of the new run folder (default: UTC time and random digits); it must not exist
+  -h, --help    show this help
+
+Environment: BASE_IMAGE, DOCKER_BUILD_NETWORK as for scripts/docker/container/build.sh; PIPELINE_RUNS_DIR
+moves runs/; DATABASE_URL uses another job database.
+USAGE
+}
+
+model=""
+run_id=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    -h | --help) usage; exit 0 ;;
+    --model) model=${2:?--model needs a value}; shift ;;
+    --run-id) run_id=${2:?--run-id needs a value}; shift ;;
+    *) usage >&2; die "unexpected argument: $1" ;;
+  esac
+  shift
+done
+model=${model:-$(default_model)}
+image_name model "$model" >/dev/null
+if [[ -n $run_id ]]; then
+  check_run_id "$run_id"
+else
+  run_id=$(new_local_run_id)
+fi
+folder="$(runs_dir)/$run_id"
+[[ ! -e $folder ]] || die "$folder exists already: a run never overwrites another; pick a new --run-id"
+
+require_local_mode
+started=$SECONDS
+image=$(ensure_model_image "$model")
+trap 'remove_run_containers "$folder"' EXIT
+log "==> lifecycle of $model in local mode, run id $run_id ($image)"
+pipeline_command "$run_id" "$model" "$image" python -m utils.db init --env local >&2
+
+total=$(wc -w <<<"${LIFECYCLE[*]}")
+step=0
+for stage in "${LIFECYCLE[@]}"; do
+  step=$((step + 1))
+  log "==> [$step/$total] $stage"
+  stage_started=$SECONDS
+  if ! run_batch "$run_id" "$model" "$image" "$stage"; then
+    log "==> [$step/$total] $stage FAILED after $(seconds_since "$stage_started") s"
+    pipeline_command "$run_id" "$model" "$image" python -m utils.db run "$run_id" --env local || true
+    exit 1
+  fi
+  log "==> [$step/$total] $stage done in $(seconds_since "$stage_started") s"
+done
+
+log "==> lifecycle done in $(seconds_since "$started") s"
+pipeline_command "$run_id" "$model" "$image" python -m utils.db run "$run_id" --env local
