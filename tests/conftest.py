@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.bake import TEMPLATE_DIR, bake, clean_env, run
+from tests.support.bake import TEMPLATE_DIR, bake, clean_env, commit_all, run
 
 SUPPORT_DIR = Path(__file__).parent / "support"
 DEFAULT_PYTHON = "3.11"
@@ -86,13 +86,6 @@ def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def set_up_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A default render that is a git repository and has run `make setup` (every Poetry project installed)."""
     project = bake(tmp_path_factory.mktemp("setup"))
-    env = clean_env()
-    run(["git", "init", "--quiet", "--initial-branch=main"], cwd=project, env=env)
-    run(["git", "add", "--all"], cwd=project, env=env)
-    run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "init"],
-        cwd=project,
-        env=env,
-    )
-    run(["make", "setup"], cwd=project, env=env, timeout=1800)
+    commit_all(project)
+    run(["make", "setup"], cwd=project, env=clean_env(), timeout=1800)
     return project

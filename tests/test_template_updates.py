@@ -6,15 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.support.bake import TEMPLATE_DIR, clean_env, run, tool
-
-GIT_AUTHOR = ["-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
-
-
-def _commit_all(repo: Path, message: str) -> None:
-    env = clean_env()
-    run(["git", "add", "--all"], cwd=repo, env=env)
-    run(["git", *GIT_AUTHOR, "commit", "--quiet", "-m", message], cwd=repo, env=env)
+from tests.support.bake import TEMPLATE_DIR, clean_env, commit_all, run, tool
 
 
 def _template_clone(destination: Path) -> Path:
@@ -26,8 +18,7 @@ def _template_clone(destination: Path) -> Path:
             target = destination / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    run(["git", "init", "--quiet", "--initial-branch=main"], cwd=destination)
-    _commit_all(destination, "template")
+    commit_all(destination, "template")
     return destination
 
 
@@ -38,16 +29,15 @@ def test_cruft_update_brings_template_changes_without_conflicts(tmp_path: Path) 
     run([tool("cruft"), "create", str(template), "--no-input", "--output-dir", str(output)], env=env)
     project = output / "tabular-classifier"
     assert json.loads((project / ".cruft.json").read_text())["template"] == str(template)
-    run(["git", "init", "--quiet", "--initial-branch=main"], cwd=project, env=env)
-    _commit_all(project, "generated")
+    commit_all(project, "generated")
 
     # The team changes a file of its own; the template changes a different one.
     makefile = project / "Makefile"
     makefile.write_text(makefile.read_text() + "\n# team note: keep this line\n")
-    _commit_all(project, "team change")
+    commit_all(project, "team change")
     editorconfig = template / "{{cookiecutter.repo_name}}" / ".editorconfig"
     editorconfig.write_text(editorconfig.read_text() + "\n[*.sql]\nindent_size = 2\n")
-    _commit_all(template, "template change")
+    commit_all(template, "template change")
 
     run([tool("cruft"), "check"], cwd=project, env=env, check=False)
     run([tool("cruft"), "update", "--skip-apply-ask", "--allow-untracked-files"], cwd=project, env=env)

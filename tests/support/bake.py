@@ -81,6 +81,19 @@ def run(
     return result
 
 
+GIT_IDENTITY = ["-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
+
+
+def commit_all(repo: Path, message: str = "init") -> Path:
+    """Commit every file of repo, initialising the repository first if needed, as a team does after a render."""
+    env = clean_env()
+    if not (repo / ".git").exists():
+        run(["git", "init", "--quiet", "--initial-branch=main"], cwd=repo, env=env)
+    run(["git", "add", "--all"], cwd=repo, env=env)
+    run(["git", *GIT_IDENTITY, "commit", "--quiet", "-m", message], cwd=repo, env=env)
+    return repo
+
+
 def tool(name: str) -> str:
     """Full path of one of the template's development tools, usable under a clean environment."""
     return str(TOOLS_BIN / name)
