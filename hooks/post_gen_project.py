@@ -69,9 +69,10 @@ def next_steps(answers: Mapping[str, object]) -> str:
             f"Created {answers['repo_name']}. Next steps:",
             f"  cd {answers['repo_name']}",
             "  git init && git add --all && git commit -m 'Initial commit'",
-            "  make setup        # install the pipeline and model Poetry projects",
-            "  make test         # fast unit tests, no Docker",
-            "  make help         # every other command",
+            "  make setup            # install the pipeline and model Poetry projects",
+            "  make test             # fast unit tests, no Docker",
+            "  make local-pipeline   # the whole lifecycle on SageMaker local mode, in Docker",
+            "  make help             # every other command",
         ]
     )
 
