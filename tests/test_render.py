@@ -202,3 +202,16 @@ def test_rendered_workflows_are_valid_github_workflows(default_project: Path) ->
             if "uses:" in line:
                 reference = line.split("uses:", 1)[1].split("#", 1)[0].strip()
                 assert "@" in reference and len(reference.split("@", 1)[1]) == 40, f"not pinned by SHA: {line}"
+
+
+def test_tool_versions_come_from_one_place(default_project: Path) -> None:
+    pins = dict(re.findall(r'set (\w+) = "([^"]+)"', (TEMPLATE_DIR / "templates" / "versions.jinja").read_text()))
+    assert set(pins) == {"poetry", "poetry_plugin_export"}
+    for dockerfile in ("scripts/docker/container/Dockerfile", "scripts/docker/pipeline/Dockerfile"):
+        text = (default_project / dockerfile).read_text()
+        assert f"poetry=={pins['poetry']} poetry-plugin-export=={pins['poetry_plugin_export']}" in text
+    workflow = (default_project / ".github" / "workflows" / "ci.yml").read_text()
+    assert f'POETRY_VERSION: "{pins["poetry"]}"' in workflow
+    template_sources = [p for p in (TEMPLATE_DIR / "{{cookiecutter.repo_name}}").rglob("*") if p.is_file()]
+    hard_coded = [str(p) for p in template_sources if p.suffix != ".lock" and pins["poetry"] in p.read_text()]
+    assert hard_coded == []
