@@ -72,6 +72,23 @@ def stand_in_base_image(python_version: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def compose_v2_docker_config(docker_engine: None) -> str | None:
+    """A DOCKER_CONFIG under which `docker compose` is Compose v2 (None: the machine's own already is)."""
+    config = os.environ.get("COMPOSE_V2_DOCKER_CONFIG")
+    probe_env = {**os.environ, "DOCKER_CONFIG": config} if config else dict(os.environ)
+    probe = subprocess.run(
+        ["docker", "compose", "version", "--short"], capture_output=True, text=True, check=False, env=probe_env
+    )
+    if probe.returncode != 0 or not probe.stdout.strip().lstrip("v").startswith("2"):
+        pytest.fail(
+            "the Compose v2 tests need `docker compose` (v2): install the compose plugin, or run "
+            "tests/support/compose_v2_plugin.sh DIR and set COMPOSE_V2_DOCKER_CONFIG=DIR (as .ci/run does)",
+            pytrace=False,
+        )
+    return config
+
+
+@pytest.fixture(scope="session")
 def template_dir() -> Path:
     return TEMPLATE_DIR
 

@@ -60,3 +60,30 @@ def test_the_lifecycle_runs_in_local_mode_without_network_or_aws(set_up_project:
         "test_a_bad_hyperparameter_fails_in_the_container_and_is_recorded",
     ):
         assert f"{test} PASSED" in result.stdout, result.stdout[-4000:]
+
+
+def test_the_lifecycle_runs_with_compose_v2(
+    set_up_project: Path, base_image: str, compose_v2_docker_config: str | None, tmp_path: Path
+) -> None:
+    env = offline_env(base_image)
+    if compose_v2_docker_config:
+        env["DOCKER_CONFIG"] = compose_v2_docker_config
+    # A docker-compose (v1) that refuses to run proves every job went through `docker compose` (v2).
+    shim = tmp_path / "bin" / "docker-compose"
+    shim.parent.mkdir()
+    shim.write_text("#!/bin/sh\necho 'docker-compose v1 must not be used here' >&2\nexit 97\n")
+    shim.chmod(0o755)
+    env["PATH"] = f"{shim.parent}:{env['PATH']}"
+    run(  # the image build needs the package index (a no-op when the first test built it)
+        ["scripts/local_run/local_mode.sh", "build"],
+        cwd=set_up_project,
+        env={**env, "DOCKER_BUILD_NETWORK": "host"},
+        timeout=3600,
+    )
+
+    result = run([*without_network(), "scripts/local_run/pipeline.sh"], cwd=set_up_project, env=env, timeout=3600)
+
+    summary = result.stdout + result.stderr
+    assert "v1 must not be used" not in summary
+    for stage in ("collection", "preprocess", "training", "evaluation", "inference"):
+        assert f"{stage}: Completed" in summary

@@ -40,7 +40,9 @@ def bake(output_dir: Path, **answers: str) -> Path:
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment a user's shell would have: no active virtualenv of ours, no AWS identity."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POETRY_ACTIVE"))}
+    # Also no make of ours: a MAKELEVEL inherited from `make test` would turn a generated make into a sub-make.
+    inherited = ("AWS_", "POETRY_ACTIVE", "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(inherited)}
     venv = env.pop("VIRTUAL_ENV", None)
     if venv:
         env["PATH"] = os.pathsep.join(
