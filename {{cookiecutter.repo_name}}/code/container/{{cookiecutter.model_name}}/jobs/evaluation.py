@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from utils.data import read_csv_folder
 from utils.features import feature_frame, label_array
-from utils.job import job_argument_parser, probability_threshold, processing_dir, run_job
-from utils.metrics import DEFAULT_THRESHOLD, evaluation_report, format_metrics
+from utils.job import add_threshold_option, job_argument_parser, processing_dir, run_job
+from utils.metrics import evaluation_report, format_metrics
 from utils.model import load_model, positive_probabilities
 from utils.plots import plot_confusion_matrix, plot_roc_curve
 from utils.schema import validate
@@ -26,12 +26,7 @@ REPORT_FILE = "evaluation.json"
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = job_argument_parser("python3 -m jobs.evaluation", __doc__)
-    parser.add_argument(
-        "--threshold",
-        type=probability_threshold,
-        default=DEFAULT_THRESHOLD,
-        help="probability at or above which a row is predicted positive",
-    )
+    add_threshold_option(parser)
     return parser.parse_args(list(argv))
 
 

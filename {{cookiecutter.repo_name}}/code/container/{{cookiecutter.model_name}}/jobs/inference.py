@@ -16,20 +16,15 @@ import pandas as pd
 
 from utils.data import csv_files, read_csv, write_csv
 from utils.features import feature_frame
-from utils.job import job_argument_parser, probability_threshold, processing_dir, run_job
-from utils.metrics import DEFAULT_THRESHOLD, predict_labels
+from utils.job import add_threshold_option, job_argument_parser, processing_dir, run_job
+from utils.metrics import predict_labels
 from utils.model import load_model, positive_probabilities
 from utils.schema import ID_COLUMN, SchemaError, validate
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = job_argument_parser("python3 -m jobs.inference", __doc__)
-    parser.add_argument(
-        "--threshold",
-        type=probability_threshold,
-        default=DEFAULT_THRESHOLD,
-        help="probability at or above which a row is predicted positive",
-    )
+    add_threshold_option(parser)
     return parser.parse_args(list(argv))
 
 

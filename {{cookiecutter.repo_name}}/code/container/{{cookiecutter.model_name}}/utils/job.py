@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from utils.errors import JobError
+from utils.metrics import DEFAULT_THRESHOLD
 
 FAILURE_MESSAGE_LIMIT = 1024  # SageMaker shows this many characters of the failure file as FailureReason.
 
@@ -36,6 +37,16 @@ def probability_threshold(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
     return value
+
+
+def add_threshold_option(parser: argparse.ArgumentParser) -> None:
+    """The decision threshold, shared by the jobs that turn probabilities into labels."""
+    parser.add_argument(
+        "--threshold",
+        type=probability_threshold,
+        default=DEFAULT_THRESHOLD,
+        help="probability at or above which a row is predicted positive",
+    )
 
 
 def opt_ml() -> Path:
