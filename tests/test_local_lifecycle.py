@@ -4,11 +4,20 @@ Docker tier (`pytest --docker`): builds the default render's model image on the 
 the generated project's own lifecycle tests (tests/pipeline/test_local_lifecycle.py: the whole lifecycle,
 then a job failing on a bad hyperparameter) with the host process in a network namespace of its own and no
 AWS variable at all. Docker is still reached through its unix socket; the job containers run as usual.
+Also: the lifecycle with Compose v2, and run by an unprivileged user who must get every output file back.
 """
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
+import secrets
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -87,3 +96,95 @@ def test_the_lifecycle_runs_with_compose_v2(
     assert "v1 must not be used" not in summary
     for stage in ("collection", "preprocess", "training", "evaluation", "inference"):
         assert f"{stage}: Completed" in summary
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The user who runs the generated scripts, and the command prefix that runs a command as them."""
+
+    uid: int
+    home: Path
+    prefix: tuple[str, ...]
+
+    def env(self, base: dict[str, str]) -> dict[str, str]:
+        name = pwd.getpwuid(self.uid).pw_name
+        return {**base, "HOME": str(self.home), "USER": name, "LOGNAME": name}
+
+
+def docker_socket_group() -> str:
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        pytest.fail(f"the ownership test reaches Docker through its unix socket; DOCKER_HOST is {host}")
+    return grp.getgrgid(Path(host.removeprefix("unix://")).stat().st_gid).gr_name
+
+
+@pytest.fixture
+def unprivileged_caller(set_up_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Caller]:
+    """The suite's own user when it is not root; under root (as on CI) a throwaway user in Docker's group.
+
+    pytest keeps its temporary folders private (mode 0700), so the rendered project's folders are made
+    traversable for the duration of the test, then restored.
+    """
+    if os.geteuid() != 0:
+        yield Caller(os.getuid(), tmp_path_factory.mktemp("home"), ())
+        return
+
+    name = f"smlocal{secrets.token_hex(3)}"
+    home = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    run(["useradd", "--no-create-home", "--home-dir", str(home), "--groups", docker_socket_group(), name])
+    ancestors = [path for path in set_up_project.parents if path.is_relative_to(tempfile.gettempdir())]
+    modes = {path: stat.S_IMODE(path.stat().st_mode) for path in [set_up_project, *ancestors]}
+    try:
+        user = pwd.getpwnam(name)
+        os.chown(home, user.pw_uid, user.pw_gid)
+        for path, mode in modes.items():
+            path.chmod(mode | stat.S_IXOTH)
+        caller = Caller(user.pw_uid, home, ("setpriv", f"--reuid={name}", f"--regid={name}", "--init-groups", "--"))
+        env = caller.env(clean_env())
+        for tool in (["poetry", "--version"], [str(set_up_project / "code/pipeline/.venv/bin/python"), "-V"]):
+            probe = run([*caller.prefix, *tool], env=env, check=False)
+            if probe.returncode != 0:
+                pytest.fail(
+                    f"an unprivileged user cannot run `{' '.join(tool)}`: {probe.stderr.strip()}\n"
+                    "Its interpreter's folders must be traversable by others (pyenv under /root: `chmod o+x "
+                    "/root`, as .ci/run does).",
+                    pytrace=False,
+                )
+        yield caller
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
+        run(["userdel", name], check=False)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_non_root_caller_gets_every_output_file_back(
+    set_up_project: Path, base_image: str, unprivileged_caller: Caller
+) -> None:
+    caller = unprivileged_caller
+    env = offline_env(base_image)
+    run(  # the image build needs the package index (a no-op when an earlier test built it)
+        ["scripts/local_run/local_mode.sh", "build"],
+        cwd=set_up_project,
+        env={**env, "DOCKER_BUILD_NETWORK": "host"},
+        timeout=3600,
+    )
+    # The project is root's on CI; the caller's runs (and their database) go to a folder of the caller's.
+    runs = caller.home / "runs"
+    run([*caller.prefix, "mkdir", str(runs)], env=caller.env(env))
+
+    run(
+        [*caller.prefix, "scripts/local_run/pipeline.sh", "--run-id", "as-caller"],
+        cwd=set_up_project,
+        env={**caller.env(env), "PIPELINE_RUNS_DIR": str(runs)},
+        timeout=3600,
+    )
+
+    outputs = list((runs / "as-caller").rglob("*"))
+    assert any(path.name == "model.tar.gz" for path in outputs)
+    assert any(path.suffix == ".png" for path in outputs)
+    not_theirs = [str(path) for path in [runs, *runs.rglob("*")] if path.lstat().st_uid != caller.uid]
+    assert not_theirs == []
+    # What the user really needs: to clear their runs away without sudo.
+    run([*caller.prefix, "rm", "-rf", str(runs / "as-caller")], env=caller.env(env))
+    assert not (runs / "as-caller").exists()

@@ -42,8 +42,17 @@ case $version in
   *) echo "unsupported Python version: $version (3.11, 3.12 or 3.13)" >&2; exit 2 ;;
 esac
 
+# Trimmed as the public image is: merged /usr without the usrmerge package (and the perl it pulls in), no
+# documentation, manual pages or translations (Debian's container images drop them the same way), and no static
+# libpython (python:*-slim builds a shared one only).
+slim_options=(--hook-dir=/usr/share/mmdebstrap/hooks/maybe-merged-usr)
+for excluded in '/usr/share/doc/*' '/usr/share/man/*' '/usr/share/info/*' '/usr/share/groff/*' \
+  '/usr/share/lintian/*' '/usr/share/locale/*' '/usr/lib/python3*/config-*/libpython*.a'; do
+  slim_options+=("--dpkgopt=path-exclude=$excluded")
+done
+
 echo "building stand-in $tag from Debian $suite" >&2
-mmdebstrap --quiet --variant=minbase --include="$packages" "$suite" "$workdir/rootfs.tar" >&2
+mmdebstrap --quiet --variant=minbase "${slim_options[@]}" --include="$packages" "$suite" "$workdir/rootfs.tar" >&2
 
 cat >"$workdir/Dockerfile" <<DOCKERFILE
 FROM scratch

@@ -46,7 +46,8 @@ awk '
   /^FROM / { stage = "other" }
   stage == "other" { next }
   stage == "runtime" && /^COPY --from=/ { next }
-  /\/opt\/test-packages/ { next }
+  continued { continued = /\\$/; next }
+  /\/opt\/test-packages/ { continued = /\\$/; next }
   { print }
 ' "$dockerfile" >"$workdir/Dockerfile.single"
 
