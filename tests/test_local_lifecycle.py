@@ -141,15 +141,15 @@ def unprivileged_caller(set_up_project: Path, tmp_path_factory: pytest.TempPathF
             path.chmod(mode | stat.S_IXOTH)
         caller = Caller(user.pw_uid, home, ("setpriv", f"--reuid={name}", f"--regid={name}", "--init-groups", "--"))
         env = caller.env(clean_env())
-        for tool in (["poetry", "--version"], [str(set_up_project / "code/pipeline/.venv/bin/python"), "-V"]):
-            probe = run([*caller.prefix, *tool], env=env, check=False)
-            if probe.returncode != 0:
-                pytest.fail(
-                    f"an unprivileged user cannot run `{' '.join(tool)}`: {probe.stderr.strip()}\n"
-                    "Its interpreter's folders must be traversable by others (pyenv under /root: `chmod o+x "
-                    "/root`, as .ci/run does).",
-                    pytrace=False,
-                )
+        python = set_up_project / "code/pipeline/.venv/bin/python"
+        probe = run([*caller.prefix, str(python), "-V"], env=env, check=False)
+        if probe.returncode != 0:
+            pytest.fail(
+                f"an unprivileged user cannot run {python}: {probe.stderr.strip()}\n"
+                "The folders of the interpreter behind it must be traversable by others (pyenv under /root: "
+                "`chmod o+x /root`, as .ci/run does).",
+                pytrace=False,
+            )
         yield caller
     finally:
         for path, mode in modes.items():

@@ -139,7 +139,7 @@ def prepare_database(backend: str, runs_dir: Path) -> str:
         url = f"sqlite:///{runs_dir / 'test.sqlite3'}"
     db = DbAdapter(url)
     db.create_schema()
-    db.seed_source_samples(breast_cancer_rows())
+    db.seed_source_samples(breast_cancer_rows)
     db.close()
     return url
 

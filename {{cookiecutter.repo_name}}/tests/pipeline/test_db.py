@@ -23,8 +23,15 @@ def new_job(db: DbAdapter, run_id: str, job_type: JobType = JobType.TRAINING) ->
 
 def test_the_source_table_holds_the_breast_cancer_dataset_once(db: DbAdapter) -> None:
     assert db.count_source_samples() == 569
-    assert db.seed_source_samples(breast_cancer_rows()) == 0
+    assert db.seed_source_samples(breast_cancer_rows) == 0
     assert db.count_source_samples() == 569
+
+
+def test_a_seeded_source_table_never_loads_the_dataset_again(db: DbAdapter) -> None:
+    def must_not_load() -> list[dict[str, object]]:
+        raise AssertionError("the source rows were loaded although the table is seeded")
+
+    assert db.seed_source_samples(must_not_load) == 0
 
 
 def test_the_source_csv_has_id_30_features_and_target_in_order(db: DbAdapter) -> None:

@@ -35,7 +35,7 @@ def init(env: EnvOption) -> None:
     db = _adapter(env)
     try:
         db.create_schema()
-        added = db.seed_source_samples(breast_cancer_rows())
+        added = db.seed_source_samples(breast_cancer_rows)
     finally:
         db.close()
     console.print(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,10 +86,12 @@ class DbAdapter:
         with self.session() as session:
             return session.scalar(select(func.count()).select_from(SourceSample)) or 0
 
-    def seed_source_samples(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Insert rows only when the table is empty, so seeding twice never duplicates data."""
+    def seed_source_samples(self, load_rows: Callable[[], Sequence[dict[str, Any]]]) -> int:
+        """Insert the loaded rows only when the table is empty: seeding twice never duplicates data, and a
+        seeded table never even loads them."""
         if self.count_source_samples():
             return 0
+        rows = load_rows()
         with self.session() as session:
             session.execute(insert(SourceSample), list(rows))
         return len(rows)
