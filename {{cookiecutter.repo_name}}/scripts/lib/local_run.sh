@@ -85,8 +85,15 @@ runs_dir() {
   echo "${PIPELINE_RUNS_DIR:-$REPO_ROOT/runs}"
 }
 
-check_run_id() {
-  [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || die "run id '$1': use letters, digits, '.', '_' and '-' (at most 64)"
+# checked_or_new_run_id [ID]: ID when it is a valid folder name (else the script ends), or a new run id.
+checked_or_new_run_id() {
+  if [[ -z ${1:-} ]]; then
+    new_local_run_id
+  elif [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]]; then
+    echo "$1"
+  else
+    die "run id '$1': use letters, digits, '.', '_' and '-' (at most 64)"
+  fi
 }
 
 # pipeline_command RUN_ID MODEL IMAGE COMMAND...: runs a command of the pipeline project for one run folder,

@@ -67,11 +67,7 @@ case " ${LIFECYCLE[*]} build " in
 esac
 model=${model:-$(default_model)}
 image_name model "$model" >/dev/null
-if [[ -n $run_id ]]; then
-  check_run_id "$run_id"
-else
-  run_id=$(new_local_run_id)
-fi
+run_id=$(checked_or_new_run_id "$run_id")
 
 require_local_mode
 image=$(ensure_model_image "$model")

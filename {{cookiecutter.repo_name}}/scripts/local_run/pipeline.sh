@@ -41,11 +41,7 @@ while [[ $# -gt 0 ]]; do
 done
 model=${model:-$(default_model)}
 image_name model "$model" >/dev/null
-if [[ -n $run_id ]]; then
-  check_run_id "$run_id"
-else
-  run_id=$(new_local_run_id)
-fi
+run_id=$(checked_or_new_run_id "$run_id")
 folder="$(runs_dir)/$run_id"
 [[ ! -e $folder ]] || die "$folder exists already: a run never overwrites another; pick a new --run-id"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +165,7 @@ def record_job(
     run: RunLayout,
     job_name: str,
     *,
-    upstream: dict[str, Job] | None = None,
+    upstream: Sequence[Job] = (),
     input_uris: dict[str, str] | None = None,
     output_uris: dict[str, str] | None = None,
     parameters: dict[str, Any] | None = None,
@@ -179,7 +179,7 @@ def record_job(
         environment=ctx.config.environment.value,
         image_uri=image_uri,
         instance_type=instance_type,
-        upstream_run_ids={kind: job.run_id for kind, job in (upstream or {}).items()},
+        upstream_run_ids={source.job_type.value: source.run_id for source in upstream},
         input_uris=input_uris,
         output_uris=output_uris,
         parameters=parameters,

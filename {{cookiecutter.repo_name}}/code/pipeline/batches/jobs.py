@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from batches.common import BatchContext, JobRecorder
+from batches.common import BatchContext, JobRecorder, job_parameters, record_job, run_recorded
 from utils.aws.sagemaker_client import JobResult, ProcessingRequest, SageMakerClient, TrainingRequest
+from utils.config_reader import JobSettings
 from utils.db.enum import JobStatus, JobType
 from utils.db.schema import Job
 from utils.job_specs import PROCESSING_SPECS, TRAINING_METRICS
@@ -50,50 +51,97 @@ def _finish(recorder: JobRecorder, result: JobResult, after: AfterCompletion | N
     )
 
 
-def run_processing_job(
+def _record(
     ctx: BatchContext,
-    recorder: JobRecorder,
     job_type: JobType,
     run: RunLayout,
+    job_name: str,
+    upstream: Sequence[Job],
     inputs: dict[str, str],
     outputs: dict[str, str],
-    after: AfterCompletion | None = None,
-    parameters: Mapping[str, str | int | float | bool] | None = None,
-) -> Job:
-    """Run a processing job with `parameters` (default: the configured ones) as its arguments."""
-    spec = PROCESSING_SPECS[job_type]
-    settings = getattr(ctx.config.jobs, job_type.value)
-    request = ProcessingRequest(
-        job_name=recorder.job_name,
+    overrides: list[str] | None,
+) -> tuple[JobRecorder, JobSettings, dict[str, str | int | float | bool]]:
+    """The job's settings and parameters (configured, then `--param` overrides), recorded before it starts."""
+    settings: JobSettings = getattr(ctx.config.jobs, job_type.value)
+    parameters = job_parameters(settings.parameters, overrides)
+    recorder = record_job(
+        ctx,
+        job_type,
+        run,
+        job_name,
+        upstream=upstream,
+        input_uris=inputs,
+        output_uris=outputs,
+        parameters=parameters,
         image_uri=ctx.image_uri,
-        entrypoint=spec.entrypoint,
-        inputs={name: (uri, spec.input_path(name)) for name, uri in inputs.items()},
-        outputs={name: (uri, spec.output_path(name)) for name, uri in outputs.items()},
-        settings=settings,
-        run=run,
-        arguments=processing_arguments(settings.parameters if parameters is None else parameters),
+        instance_type=settings.instance_type,
     )
-    result = SageMakerClient(ctx.config, POLL_SECONDS).run_processing(request, recorder.status)
-    return _finish(recorder, result, after)
+    return recorder, settings, parameters
 
 
-def run_training_job(
+def submit_processing_job(
     ctx: BatchContext,
-    recorder: JobRecorder,
+    job_type: JobType,
     run: RunLayout,
-    channels: dict[str, str],
-    hyperparameters: Mapping[str, str | int | float | bool] | None = None,
+    job_name: str,
+    *,
+    upstream: Sequence[Job],
+    inputs: dict[str, str],
+    outputs: dict[str, str],
+    overrides: list[str] | None,
+    after: AfterCompletion | None = None,
 ) -> Job:
-    """Run a training job with `hyperparameters` (default: the configured ones)."""
-    settings = ctx.config.jobs.training
-    request = TrainingRequest(
-        base_job_name=recorder.job_name,
-        image_uri=ctx.image_uri,
-        channels=channels,
-        hyperparameters=dict(settings.parameters if hyperparameters is None else hyperparameters),
-        settings=settings,
-        run=run,
-        metric_regexes=TRAINING_METRICS,
+    """Record a processing job, run it with its parameters as `--name value` arguments, record its end."""
+    recorder, settings, parameters = _record(
+        ctx, job_type, run, job_name, upstream, inputs, outputs, overrides
     )
-    result = SageMakerClient(ctx.config, POLL_SECONDS).run_training(request, recorder.status)
-    return _finish(recorder, result, None)
+    spec = PROCESSING_SPECS[job_type]
+
+    def work() -> Job:
+        request = ProcessingRequest(
+            job_name=recorder.job_name,
+            image_uri=ctx.image_uri,
+            entrypoint=spec.entrypoint,
+            inputs={name: (uri, spec.input_path(name)) for name, uri in inputs.items()},
+            outputs={name: (uri, spec.output_path(name)) for name, uri in outputs.items()},
+            settings=settings,
+            run=run,
+            arguments=processing_arguments(parameters),
+        )
+        result = SageMakerClient(ctx.config, POLL_SECONDS).run_processing(request, recorder.status)
+        return _finish(recorder, result, after)
+
+    return run_recorded(recorder, work)
+
+
+def submit_training_job(
+    ctx: BatchContext,
+    run: RunLayout,
+    job_name: str,
+    *,
+    upstream: Sequence[Job],
+    channels: dict[str, str],
+    overrides: list[str] | None,
+) -> Job:
+    """Record a training job, run it with its parameters as hyperparameters, record its end."""
+    outputs = {"model_output": run.model_output}
+    if not ctx.config.is_local:  # SageMaker syncs /opt/ml/checkpoints to S3; local mode does not
+        outputs["checkpoints"] = run.checkpoints
+    recorder, settings, parameters = _record(
+        ctx, JobType.TRAINING, run, job_name, upstream, channels, outputs, overrides
+    )
+
+    def work() -> Job:
+        request = TrainingRequest(
+            base_job_name=recorder.job_name,
+            image_uri=ctx.image_uri,
+            channels=channels,
+            hyperparameters=parameters,
+            settings=settings,
+            run=run,
+            metric_regexes=TRAINING_METRICS,
+        )
+        result = SageMakerClient(ctx.config, POLL_SECONDS).run_training(request, recorder.status)
+        return _finish(recorder, result, None)
+
+    return run_recorded(recorder, work)

@@ -184,19 +184,14 @@ def _resolve_sqlite_path(url: str, runs_dir: Path) -> str:
 
 def commit_tag(repo_root: Path = REPO_ROOT) -> str | None:
     """The tag the build script gives this checkout's images, or None outside a git checkout."""
+
+    def git(*args: str) -> str:
+        command = ["git", "-C", str(repo_root), *args]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
     try:
-        sha = subprocess.run(
-            ["git", "-C", str(repo_root), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(repo_root), "status", "--porcelain", "--untracked-files=normal"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        sha = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=normal")
     except (OSError, subprocess.CalledProcessError):
         return None
     return f"{sha}-dirty" if dirty else sha

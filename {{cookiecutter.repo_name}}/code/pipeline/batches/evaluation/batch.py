@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from batches.common import EnvOption, ParamOption, job_parameters, open_context, record_job, run_recorded
-from batches.jobs import run_processing_job
+from batches.common import EnvOption, ParamOption, open_context
+from batches.jobs import submit_processing_job
 from utils.aws.sagemaker_client import JobResult
 from utils.db.enum import JobType
 from utils.job_specs import EVALUATION_METRICS_KEY, EVALUATION_REPORT
@@ -47,38 +47,20 @@ def main(
         training = ctx.upstream(JobType.TRAINING, training_run_id)
         preprocess = ctx.upstream(JobType.PREPROCESS, training.upstream_run_ids[JobType.PREPROCESS.value])
         run, name = ctx.new_run(JobType.EVALUATION)
-        inputs = {"model": training.output_uris["model"], "test": preprocess.output_uris["test"]}
-        outputs = {"evaluation": run.output("evaluation")}
-        settings = ctx.config.jobs.evaluation
-        parameters = job_parameters(settings.parameters, param)
-        recorder = record_job(
-            ctx,
-            JobType.EVALUATION,
-            run,
-            name,
-            upstream={JobType.TRAINING.value: training, JobType.PREPROCESS.value: preprocess},
-            input_uris=inputs,
-            output_uris=outputs,
-            parameters=parameters,
-            image_uri=ctx.image_uri,
-            instance_type=settings.instance_type,
-        )
 
         def read_report(_: JobResult) -> dict[str, Any]:
             if not ctx.s3.exists(run.evaluation_report):
                 raise FileNotFoundError(f"the job wrote no {run.evaluation_report}")
             return report_metrics(json.loads(ctx.s3.get_text(run.evaluation_report)))
 
-        run_recorded(
-            recorder,
-            lambda: run_processing_job(
-                ctx,
-                recorder,
-                JobType.EVALUATION,
-                run,
-                inputs,
-                outputs,
-                after=read_report,
-                parameters=parameters,
-            ),
+        submit_processing_job(
+            ctx,
+            JobType.EVALUATION,
+            run,
+            name,
+            upstream=[training, preprocess],
+            inputs={"model": training.output_uris["model"], "test": preprocess.output_uris["test"]},
+            outputs={"evaluation": run.output("evaluation")},
+            overrides=param,
+            after=read_report,
         )

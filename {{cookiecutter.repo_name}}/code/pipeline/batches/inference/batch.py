@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from batches.common import EnvOption, ParamOption, job_parameters, open_context, record_job, run_recorded
-from batches.jobs import run_processing_job
+from batches.common import EnvOption, ParamOption, open_context
+from batches.jobs import submit_processing_job
 from utils.aws.s3_client import S3Client
 from utils.aws.sagemaker_client import JobResult
 from utils.db.db_adapter import PredictionRow
@@ -60,37 +60,19 @@ def main(
         training = ctx.upstream(JobType.TRAINING, training_run_id)
         collection = ctx.upstream(JobType.COLLECTION, collection_run_id)
         run, name = ctx.new_run(JobType.INFERENCE)
-        inputs = {"model": training.output_uris["model"], "data": collection.output_uris["raw"]}
-        outputs = {"predictions": run.output("predictions")}
-        settings = ctx.config.jobs.inference
-        parameters = job_parameters(settings.parameters, param)
-        recorder = record_job(
-            ctx,
-            JobType.INFERENCE,
-            run,
-            name,
-            upstream={JobType.TRAINING.value: training, JobType.COLLECTION.value: collection},
-            input_uris=inputs,
-            output_uris=outputs,
-            parameters=parameters,
-            image_uri=ctx.image_uri,
-            instance_type=settings.instance_type,
-        )
 
         def store_predictions(_: JobResult) -> dict[str, Any]:
             rows = read_predictions(ctx.s3, run.predictions_dir)
             return {"predictions": ctx.db.save_predictions(run.run_id, rows)}
 
-        run_recorded(
-            recorder,
-            lambda: run_processing_job(
-                ctx,
-                recorder,
-                JobType.INFERENCE,
-                run,
-                inputs,
-                outputs,
-                after=store_predictions,
-                parameters=parameters,
-            ),
+        submit_processing_job(
+            ctx,
+            JobType.INFERENCE,
+            run,
+            name,
+            upstream=[training, collection],
+            inputs={"model": training.output_uris["model"], "data": collection.output_uris["raw"]},
+            outputs={"predictions": run.output("predictions")},
+            overrides=param,
+            after=store_predictions,
         )

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from batches.common import EnvOption, ParamOption, job_parameters, open_context, record_job, run_recorded
-from batches.jobs import run_processing_job
+from batches.common import EnvOption, ParamOption, open_context
+from batches.jobs import submit_processing_job
 from utils.db.enum import JobType
 from utils.job_specs import PROCESSING_SPECS
 
@@ -27,25 +27,13 @@ def main(
     with open_context(env) as ctx:
         collection = ctx.upstream(JobType.COLLECTION, collection_run_id)
         run, name = ctx.new_run(JobType.PREPROCESS)
-        settings = ctx.config.jobs.preprocess
-        parameters = job_parameters(settings.parameters, param)
-        inputs = {"raw": collection.output_uris["raw"]}
-        outputs = {split: run.output(split) for split in spec.outputs}
-        recorder = record_job(
+        submit_processing_job(
             ctx,
             JobType.PREPROCESS,
             run,
             name,
-            upstream={JobType.COLLECTION.value: collection},
-            input_uris=inputs,
-            output_uris=outputs,
-            parameters=parameters,
-            image_uri=ctx.image_uri,
-            instance_type=settings.instance_type,
-        )
-        run_recorded(
-            recorder,
-            lambda: run_processing_job(
-                ctx, recorder, JobType.PREPROCESS, run, inputs, outputs, parameters=parameters
-            ),
+            upstream=[collection],
+            inputs={"raw": collection.output_uris["raw"]},
+            outputs={split: run.output(split) for split in spec.outputs},
+            overrides=param,
         )

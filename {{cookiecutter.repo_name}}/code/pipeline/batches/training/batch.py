@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from batches.common import EnvOption, ParamOption, job_parameters, open_context, record_job, run_recorded
-from batches.jobs import run_training_job
+from batches.common import EnvOption, ParamOption, open_context
+from batches.jobs import submit_training_job
 from utils.db.enum import JobType
 from utils.job_specs import TRAINING_CHANNELS
 
@@ -27,21 +27,11 @@ def main(
     with open_context(env) as ctx:
         preprocess = ctx.upstream(JobType.PREPROCESS, preprocess_run_id)
         run, name = ctx.new_run(JobType.TRAINING)
-        settings = ctx.config.jobs.training
-        parameters = job_parameters(settings.parameters, param)
-        channels = {channel: preprocess.output_uris[channel] for channel in TRAINING_CHANNELS}
-        recorder = record_job(
+        submit_training_job(
             ctx,
-            JobType.TRAINING,
             run,
             name,
-            upstream={JobType.PREPROCESS.value: preprocess},
-            input_uris=channels,
-            # Local mode has no checkpoint upload; SageMaker syncs /opt/ml/checkpoints to S3.
-            output_uris={"model_output": run.model_output}
-            | ({} if ctx.config.is_local else {"checkpoints": run.checkpoints}),
-            parameters=parameters,
-            image_uri=ctx.image_uri,
-            instance_type=settings.instance_type,
+            upstream=[preprocess],
+            channels={channel: preprocess.output_uris[channel] for channel in TRAINING_CHANNELS},
+            overrides=param,
         )
-        run_recorded(recorder, lambda: run_training_job(ctx, recorder, run, channels, parameters))
