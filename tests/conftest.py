@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.bake import TEMPLATE_DIR, bake, clean_env, commit_all, run
+from tests.support.answers import ACME_EU
+from tests.support.bake import TEMPLATE_DIR, bake, clean_env, commit_all, run, stand_in_base_image
 
-SUPPORT_DIR = Path(__file__).parent / "support"
 DEFAULT_PYTHON = "3.11"
 
 
@@ -63,14 +63,6 @@ def base_image(docker_engine: None) -> str:
     return stand_in_base_image(DEFAULT_PYTHON)
 
 
-def stand_in_base_image(python_version: str) -> str:
-    override = os.environ.get(f"BASE_IMAGE_{python_version.replace('.', '_')}")
-    if override:
-        return override
-    result = run([str(SUPPORT_DIR / "stand_in_base_image.sh"), python_version], env=os.environ.copy())
-    return result.stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture(scope="session")
 def compose_v2_docker_config(docker_engine: None) -> str | None:
     """A DOCKER_CONFIG under which `docker compose` is Compose v2 (None: the machine's own already is)."""
@@ -101,8 +93,8 @@ def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def set_up_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A default render that is a git repository and has run `make setup` (every Poetry project installed)."""
-    project = bake(tmp_path_factory.mktemp("setup"))
+    """A render with answers unlike the defaults (ACME_EU), a git repository that has run `make setup`."""
+    project = bake(tmp_path_factory.mktemp("setup"), **ACME_EU)
     commit_all(project)
     run(["make", "setup"], cwd=project, env=clean_env(), timeout=1800)
     return project

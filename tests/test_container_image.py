@@ -153,6 +153,28 @@ def test_build_refuses_uncommitted_changes_unless_marked_dirty(
 
 
 @pytest.mark.docker
+def test_env_files_beside_the_job_code_stay_out_of_the_image(
+    project: Path, model: str, image: str, build_env: dict[str, str]
+) -> None:
+    code = project / "code" / "container" / model
+    planted = [code / "jobs" / ".env.local", code / "utils" / ".env"]
+    for path in planted:
+        path.write_text("AWS_SECRET_ACCESS_KEY=planted-beside-the-job-code\n", encoding="utf-8")
+    try:
+        # Git ignores env files, so the tree stays clean and the build keeps the commit's own tag.
+        rebuilt = last_line(run(["scripts/docker/container/build.sh", model], cwd=project, env=build_env, timeout=3600))
+    finally:
+        for path in planted:
+            path.unlink()
+    assert rebuilt == image
+    find = ["docker", "run", "--rm", "--network", "none", "--entrypoint", "find", rebuilt]
+    shipped_code = run([*find, "/opt/ml/code", "-type", "f"]).stdout.split()
+    tracked = run(["git", "ls-files", "jobs", "utils"], cwd=code).stdout.split()
+    assert sorted(shipped_code) == sorted(f"/opt/ml/code/{name}" for name in tracked)
+    assert run([*find, "/", "-xdev", "-name", ".env*"]).stdout.split() == []
+
+
+@pytest.mark.docker
 def test_container_tests_pass_inside_the_image(project: Path, model: str, build_env: dict[str, str]) -> None:
     result = run(["scripts/test/container.sh", model], cwd=project, env=build_env, timeout=3600)
     assert " passed" in result.stdout

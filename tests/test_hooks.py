@@ -15,13 +15,15 @@ from cookiecutter.environment import StrictEnvironment
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
 
-from tests.support.bake import TEMPLATE_DIR
+from tests.support.bake import TEMPLATE_DIR, clean_env, run, template_repository, tool
+
+NAMING_MODULE = Path("{{cookiecutter.repo_name}}", "code", "pipeline", "utils", "naming.py")
 
 
 def default_answers(**overrides: str) -> dict[str, Any]:
-    """The answers cookiecutter would settle on with --no-input and these overrides."""
+    """The context cookiecutter would give the hooks with --no-input and these overrides."""
     context = generate_context(str(TEMPLATE_DIR / "cookiecutter.json"), extra_context=overrides)
-    return dict(prompt_for_config(context, no_input=True))
+    return {**prompt_for_config(context, no_input=True), "_repo_dir": str(TEMPLATE_DIR)}
 
 
 def render_hook(name: str, answers: dict[str, Any], tmp_path: Path) -> Path:
@@ -74,39 +76,10 @@ def test_answers_reach_the_hook_as_data(text: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("check", "value", "fragment"),
     [
-        ("check_bucket", "ab", "3-63 characters"),
-        ("check_bucket", "a" * 64, "3-63 characters"),
-        ("check_bucket", "My-Bucket", "lowercase"),
-        ("check_bucket", "my..bucket", "adjacent periods"),
-        ("check_bucket", "192.168.5.4", "IP address"),
-        ("check_bucket", "xn--bucket", "reserved prefix"),
-        ("check_bucket", "sthree-bucket", "reserved prefix"),
-        ("check_bucket", "bucket-s3alias", "reserved suffix"),
-        ("check_bucket", "bucket--ol-s3", "reserved suffix"),
-        ("check_bucket", "-bucket", "start and end"),
-        ("check_region", "tokyo", "region code"),
-        ("check_region", "ap-northeast", "region code"),
-        ("check_region", "AP-NORTHEAST-1", "region code"),
-        ("check_account_id", "12345678901", "12 digits"),
-        ("check_account_id", "12345678901a", "12 digits"),
-        ("check_model_name", "Model", "lowercase"),
-        ("check_model_name", "my-model", "underscores"),
-        ("check_model_name", "1model", "starting with a letter"),
-        ("check_model_name", "my__model", "single underscores"),
-        ("check_model_name", "model_", "underscores"),
-        ("check_model_name", "class", "keyword"),
-        ("check_model_name", "pipeline", "reserved"),
         ("check_repo_name", "", "empty"),
         ("check_repo_name", "My Repo", "lowercase"),
         ("check_repo_name", "repo/name", "lowercase"),
-        ("check_prefix", "/data", "leading"),
-        ("check_prefix", "data/", "trailing"),
-        ("check_prefix", "a//b", "double"),
-        ("check_prefix", "a/../b", "'..'"),
-        ("check_prefix", "a b", "letters"),
-        ("check_ecr_prefix", "Team/Models", "lowercase"),
-        ("check_ecr_prefix", "team//models", "segments"),
-        ("check_ecr_prefix", "team-/models", "single"),
+        ("check_repo_name", "repo\n", "lowercase"),
         ("check_text", "", "empty"),
         ("check_text", "two\nlines", "single line"),
         ("check_text", "tab\there", "single line"),
@@ -114,7 +87,7 @@ def test_answers_reach_the_hook_as_data(text: str, tmp_path: Path) -> None:
         ("check_yes_no", "y", "'yes' or 'no'"),
     ],
 )
-def test_each_rule_rejects_its_bad_value(pre_gen: ModuleType, check: str, value: str, fragment: str) -> None:
+def test_each_answer_rule_rejects_its_bad_value(pre_gen: ModuleType, check: str, value: str, fragment: str) -> None:
     problem = getattr(pre_gen, check)(value)
     assert problem is not None
     assert fragment in problem
@@ -123,28 +96,23 @@ def test_each_rule_rejects_its_bad_value(pre_gen: ModuleType, check: str, value:
 @pytest.mark.parametrize(
     ("check", "value"),
     [
-        ("check_bucket", "abc"),
-        ("check_bucket", "my.bucket-01"),
-        ("check_bucket", "a" * 63),
-        ("check_region", "ap-northeast-1"),
-        ("check_region", "us-gov-west-1"),
-        ("check_region", "cn-northwest-1"),
-        ("check_region", "us-isob-east-1"),
-        ("check_region", "eu-central-2"),
-        ("check_account_id", "000000000000"),
-        ("check_model_name", "churn"),
-        ("check_model_name", "churn_v2"),
-        ("check_model_name", "m"),
         ("check_repo_name", "my-repo.v2"),
-        ("check_prefix", "team-a/projects/churn"),
-        ("check_prefix", "ml"),
-        ("check_ecr_prefix", "team-a/ml.models"),
         ("check_text", "Ünïcödé 需要予測 'quoted' \\"),
         ("check_yes_no", "no"),
     ],
 )
-def test_each_rule_accepts_valid_values(pre_gen: ModuleType, check: str, value: str) -> None:
+def test_each_answer_rule_accepts_valid_values(pre_gen: ModuleType, check: str, value: str) -> None:
     assert getattr(pre_gen, check)(value) is None
+
+
+def test_the_shared_rules_are_the_generated_repos_naming_module(pre_gen: ModuleType) -> None:
+    """One copy of the rules: the hook checks with the file the generated config reader and scripts use."""
+    assert Path(pre_gen.naming.__file__) == TEMPLATE_DIR / NAMING_MODULE
+    # The hook reads the file as it is in the template, so it must read the same once rendered.
+    source = (TEMPLATE_DIR / NAMING_MODULE).read_text(encoding="utf-8")
+    assert "{{" not in source and "{%" not in source and "{#" not in source
+    assert pre_gen.SIMPLE_CHECKS["model_name"] is pre_gen.naming.check_model_name
+    assert pre_gen.SIMPLE_CHECKS["aws_region"] is pre_gen.naming.check_region
 
 
 @pytest.mark.parametrize(
@@ -156,6 +124,8 @@ def test_each_rule_accepts_valid_values(pre_gen: ModuleType, check: str, value: 
         ("arn:aws:iam::210987654321:role/SageMaker", "ap-northeast-1", "must belong to aws_account_id"),
         ("arn:aws:iam::123456789012:role/SageMaker", "cn-north-1", "arn:aws-cn:"),
         ("arn:aws-cn:iam::123456789012:role/SageMaker", "eu-west-1", "arn:aws:"),
+        ("arn:aws:iam::123456789012:role/SageMaker", "eu-isoe-west-1", "arn:aws-iso-e:"),
+        ("arn:aws-iso:iam::123456789012:role/SageMaker", "us-isof-south-1", "arn:aws-iso-f:"),
     ],
 )
 def test_role_arn_rules(pre_gen: ModuleType, arn: str, region: str, fragment: str) -> None:
@@ -177,18 +147,111 @@ def test_role_arn_accepts_paths_and_all_name_characters(pre_gen: ModuleType, arn
     assert pre_gen.check_role_arn(arn, {"aws_account_id": "123456789012", "aws_region": "ap-northeast-1"}) is None
 
 
-@pytest.mark.parametrize(
-    ("region", "partition"),
-    [
-        ("ap-northeast-1", "aws"),
-        ("cn-north-1", "aws-cn"),
-        ("us-gov-east-1", "aws-us-gov"),
-        ("us-iso-east-1", "aws-iso"),
-        ("us-isob-east-1", "aws-iso-b"),
-    ],
-)
-def test_partition_of_region(pre_gen: ModuleType, region: str, partition: str) -> None:
-    assert pre_gen.partition_of(region) == partition
+REAL_REGIONS = [
+    "ap-northeast-1",
+    "ap-southeast-7",
+    "eu-west-1",
+    "eu-central-2",
+    "ca-west-1",
+    "il-central-1",
+    "mx-central-1",
+    "me-central-1",
+    "af-south-1",
+    "sa-east-1",
+    "us-east-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "us-gov-west-1",
+    "us-iso-east-1",
+    "us-isob-east-1",
+    "eu-isoe-west-1",
+    "us-isof-south-1",
+    "eusc-de-east-1",
+]
+
+
+@pytest.mark.parametrize("region", REAL_REGIONS)
+def test_a_real_region_passes_with_its_default_role(region: str, tmp_path: Path) -> None:
+    """The default role ARN (cookiecutter.json) names the partition that the shared rules give the region."""
+    module = load_hook("pre_gen_project", default_answers(aws_region=region), tmp_path)
+    assert module.validate(module.ANSWERS) == []
+
+
+MISTYPED_REGIONS = [
+    ("us-east-1a", "us-east-1a is an availability zone; its region is us-east-1"),
+    ("eu-wset-1", "'wset' is not a direction"),
+    ("ap-northest-1", "'northest' is not a direction"),
+    ("mars-north-9", "'mars' is not a region area"),
+]
+
+
+@pytest.mark.parametrize(("region", "reason"), MISTYPED_REGIONS, ids=[region for region, _ in MISTYPED_REGIONS])
+def test_a_mistyped_region_stops_cookiecutter_naming_the_field_and_the_rule(
+    region: str, reason: str, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    output.mkdir()
+    result = run(
+        [tool("cookiecutter"), str(TEMPLATE_DIR), "--no-input", "--output-dir", str(output), f"aws_region={region}"],
+        env=clean_env({"HOME": str(tmp_path)}),
+        check=False,
+    )
+    assert result.returncode != 0
+    assert f'aws_region="{region}" must be an AWS region code <area>-<direction>-<number>' in result.stderr
+    assert reason in result.stderr
+    assert list(output.iterdir()) == []
+
+
+def _run_as_cookiecutter_does(hook: Path, launched_from: Path, project: Path) -> subprocess.CompletedProcess[str]:
+    """Run the hook the way cookiecutter's generate_files (and so cruft) does: from a process working in
+    launched_from, the hook itself starting in the new project's folder."""
+    project.mkdir(exist_ok=True)
+    launcher = "import subprocess, sys; sys.exit(subprocess.call([sys.executable, sys.argv[1]], cwd=sys.argv[2]))"
+    return subprocess.run(
+        [sys.executable, "-c", launcher, str(hook), str(project)],
+        cwd=launched_from,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_without_repo_dir_the_hook_finds_the_rules_where_it_was_launched(tmp_path: Path) -> None:
+    """cruft renders with a context of its own, without _repo_dir, from inside its checkout of the template."""
+    answers = default_answers(aws_region="eu-wset-1")
+    del answers["_repo_dir"]
+    hook = render_hook("pre_gen_project", answers, tmp_path)
+    result = _run_as_cookiecutter_does(hook, TEMPLATE_DIR, tmp_path / "project")
+    assert result.returncode == 1
+    assert 'aws_region="eu-wset-1" must be an AWS region code' in result.stderr
+
+
+def test_a_hook_that_cannot_find_the_rules_stops_and_says_where_it_looked(tmp_path: Path) -> None:
+    answers = default_answers()
+    del answers["_repo_dir"]
+    hook = render_hook("pre_gen_project", answers, tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = _run_as_cookiecutter_does(hook, elsewhere, tmp_path / "project")
+    assert result.returncode == 1
+    assert str(NAMING_MODULE) in result.stderr
+    assert str(elsewhere) in result.stderr
+
+
+def test_a_cloned_template_renders_and_still_refuses_bad_answers(tmp_path: Path) -> None:
+    """A git URL is cloned into ~/.cookiecutters, as gh:ORG/NAME is; the hook reads the rules from that clone."""
+    template = template_repository(tmp_path / "template")
+    env = clean_env({"HOME": str(tmp_path)})
+    url = f"git+file://{template}"
+    refused = run(
+        [tool("cookiecutter"), url, "--no-input", "-o", str(tmp_path / "bad"), "aws_region=ap-northest-1"],
+        env=env,
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert 'aws_region="ap-northest-1" must be an AWS region code' in refused.stderr
+    run([tool("cookiecutter"), url, "--no-input", "-o", str(tmp_path / "good"), "aws_region=eu-isoe-west-1"], env=env)
+    assert (tmp_path / "good" / "tabular-classifier" / "code" / "pipeline" / "utils" / "naming.py").is_file()
 
 
 def test_validate_reports_every_bad_field_with_its_value(tmp_path: Path) -> None:
@@ -207,6 +270,7 @@ def test_pre_gen_hook_exits_non_zero_with_the_message(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(hook)], capture_output=True, text=True, check=False)
     assert result.returncode == 1
     assert 'aws_region="mars-1" must be an AWS region code' in result.stderr
+    assert "The template was not rendered" in result.stderr
 
 
 def _post_gen_project(tmp_path: Path, **overrides: str) -> tuple[Path, Path]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.answers import ACME_EU
 from tests.support.bake import clean_env, run
 
 
@@ -14,7 +15,7 @@ def test_pipeline_tests_pass_inside_the_pipeline_image(set_up_project: Path, bas
     env = clean_env({"BASE_IMAGE": base_image, "DOCKER_BUILD_NETWORK": "host"})
     build = run(["scripts/docker/pipeline/build.sh"], cwd=set_up_project, env=env, timeout=3600)
     reference = build.stdout.strip().splitlines()[-1]
-    assert reference.endswith(f"/tabular-classifier/pipeline:{reference.rsplit(':', 1)[1]}")
+    assert reference.endswith(f"/{ACME_EU['ecr_repository_prefix']}/pipeline:{reference.rsplit(':', 1)[1]}")
     user = run(["docker", "image", "inspect", "--format", "{{.Config.User}}", reference], env=env)
     assert user.stdout.strip() == "10001"  # the batches need no root
 

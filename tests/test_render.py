@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.answers import ANSWER_SETS
 from tests.support.bake import TEMPLATE_DIR, bake, clean_env, recorded_answers, run, tool
 from tests.support.manifest import expected_files
 
@@ -215,3 +216,18 @@ def test_tool_versions_come_from_one_place(default_project: Path) -> None:
     template_sources = [p for p in (TEMPLATE_DIR / "{{cookiecutter.repo_name}}").rglob("*") if p.is_file()]
     hard_coded = [str(p) for p in template_sources if p.suffix != ".lock" and pins["poetry"] in p.read_text()]
     assert hard_coded == []
+
+
+def test_the_answer_sets_of_the_generated_project_runs_share_no_answer_with_the_defaults(
+    default_project: Path,
+) -> None:
+    defaults = recorded_answers(default_project)["cookiecutter"]
+    for name, answers in ANSWER_SETS.items():
+        shared = {
+            key: value for key, value in answers.items() if key != "include_github_actions" and defaults[key] == value
+        }
+        assert shared == {}, name
+        assert set(answers) == {key for key in defaults if not key.startswith("_")}, name
+    assert {answers["include_github_actions"] for answers in ANSWER_SETS.values()} == {"yes", "no"}
+    partitions = {answers["sagemaker_role_arn"].split(":")[1] for answers in ANSWER_SETS.values()}
+    assert partitions == {"aws", "aws-cn", "aws-us-gov"}

@@ -5,56 +5,93 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
+from tests.support.answers import DEMAND_GOV
 from tests.support.bake import bake, clean_env, commit_all, run
 
 
 def test_pre_commit_passes_offline_on_a_fresh_render(set_up_project: Path) -> None:
-    # detect-aws-credentials looks for the secret keys of the environment in every file, so the tests' blank
-    # key ("testing") would match ordinary words: run it as in a shell with no AWS identity at all.
-    env = {key: value for key, value in clean_env().items() if not key.startswith("AWS_")}
-    result = run(["make", "lint"], cwd=set_up_project, env=env, timeout=900)
+    result = run(["make", "lint"], cwd=set_up_project, env=clean_env(), timeout=900)
     assert "Failed" not in result.stdout
     assert result.stdout.count("Passed") >= 10
 
 
+FIRST_MODEL = DEMAND_GOV["model_name"]
+SECOND_MODEL = "churn_lgbm"
+_IGNORED = {".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+
+
 @pytest.fixture(scope="module")
 def two_model_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = commit_all(bake(tmp_path_factory.mktemp("two-models")))
-    result = run(["make", "new-model", "NAME=second_model"], cwd=project, env=clean_env())
-    assert "Added model 'second_model'" in result.stdout
-    return commit_all(project, "Add second_model")
+    """A set-up render (DEMAND_GOV answers) to which `make new-model` added a second model, committed."""
+    project = commit_all(bake(tmp_path_factory.mktemp("two-models"), **DEMAND_GOV))
+    run(["make", "setup"], cwd=project, env=clean_env(), timeout=1800)
+    result = run(["make", "new-model", f"NAME={SECOND_MODEL}"], cwd=project, env=clean_env(), timeout=1800)
+    assert f"Added model '{SECOND_MODEL}'" in result.stdout
+    return commit_all(project, f"Add {SECOND_MODEL}")
+
+
+def _tree(folder: Path) -> list[Path]:
+    return sorted(p.relative_to(folder) for p in folder.rglob("*") if not _IGNORED & set(p.relative_to(folder).parts))
 
 
 def test_new_model_is_consistent_with_the_first(two_model_project: Path) -> None:
-    first = two_model_project / "code" / "container" / "tabular_classifier"
-    second = two_model_project / "code" / "container" / "second_model"
-    assert sorted(p.relative_to(second) for p in second.rglob("*")) == sorted(
-        p.relative_to(first) for p in first.rglob("*")
-    )
+    first = two_model_project / "code" / "container" / FIRST_MODEL
+    second = two_model_project / "code" / "container" / SECOND_MODEL
+    assert _tree(second) == _tree(first)
     assert (second / "poetry.lock").read_bytes() == (first / "poetry.lock").read_bytes()
     pyproject = (second / "pyproject.toml").read_text()
-    assert 'name = "second_model"' in pyproject
-    assert "tests/container/second_model" in pyproject
-    assert "tabular_classifier" not in pyproject
-    assert (two_model_project / "tests" / "container" / "second_model" / "conftest.py").is_file()
+    assert f'name = "{SECOND_MODEL}"' in pyproject
+    assert f"tests/container/{SECOND_MODEL}" in pyproject
+    assert FIRST_MODEL not in pyproject
+    assert (two_model_project / "tests" / "container" / SECOND_MODEL / "conftest.py").is_file()
 
 
-def test_new_model_is_picked_up_by_setup_test_and_help(two_model_project: Path) -> None:
+def test_new_model_gets_its_own_settings_in_every_config(two_model_project: Path) -> None:
+    for env in ("local", "dev", "prod"):
+        path = two_model_project / "code" / "pipeline" / "configs" / f"{env}.yaml"
+        models = yaml.safe_load(path.read_text())["models"]
+        assert list(models) == [FIRST_MODEL, SECOND_MODEL], env
+        assert models[SECOND_MODEL] == models[FIRST_MODEL], env
+        assert "# Hyperparameters of jobs/training.py" in path.read_text().split(f"  {SECOND_MODEL}:")[1], env
+
+
+def test_new_model_is_installed_and_passes_make_test_with_no_other_step(two_model_project: Path) -> None:
     env = clean_env()
-    assert "models: second_model tabular_classifier" in run(["make", "help"], cwd=two_model_project, env=env).stdout
-    run(["make", "setup"], cwd=two_model_project, env=env, timeout=1800)
+    help_text = run(["make", "help"], cwd=two_model_project, env=env).stdout
+    assert f"models: {' '.join(sorted([FIRST_MODEL, SECOND_MODEL]))}" in help_text
+    assert (two_model_project / "code" / "container" / SECOND_MODEL / ".venv" / "bin" / "pytest").is_file()
     result = run(["make", "test"], cwd=two_model_project, env=env, timeout=1800)
-    assert "==> tests of code/container/second_model" in result.stdout
+    assert f"==> tests of code/container/{SECOND_MODEL}" in result.stdout
     assert " failed" not in result.stdout + result.stderr
+
+
+def test_batches_and_scripts_ask_which_model_once_there_are_two(two_model_project: Path) -> None:
+    env = clean_env()
+    pipeline = two_model_project / "code" / "pipeline"
+    result = run([".venv/bin/python", "-m", "batches.training", "--env", "local"], cwd=pipeline, env=env, check=False)
+    assert result.returncode == 2
+    assert f"settings for several models ({', '.join(sorted([FIRST_MODEL, SECOND_MODEL]))})" in result.stderr
+    assert "--model NAME" in result.stderr
+    script = run(["scripts/local_run/pipeline.sh"], cwd=two_model_project, env=env, check=False)
+    assert script.returncode != 0
+    assert "several models" in script.stderr and "--model NAME" in script.stderr
+
+
+def test_make_test_names_the_target_that_installs_a_missing_project(tmp_path: Path) -> None:
+    project = bake(tmp_path, **DEMAND_GOV)
+    result = run(["make", "test"], cwd=project, env=clean_env(), check=False)
+    assert result.returncode != 0
+    assert "code/pipeline is not installed: run `make setup`" in result.stderr
 
 
 @pytest.mark.docker
 def test_new_model_image_builds(two_model_project: Path, base_image: str) -> None:
     env = clean_env({"BASE_IMAGE": base_image, "DOCKER_BUILD_NETWORK": "host"})
-    result = run(["scripts/docker/container/build.sh", "second_model"], cwd=two_model_project, env=env, timeout=1800)
+    result = run(["scripts/docker/container/build.sh", SECOND_MODEL], cwd=two_model_project, env=env, timeout=1800)
     reference = result.stdout.strip().splitlines()[-1]
-    assert "/second_model:" in reference
+    assert f"/{SECOND_MODEL}:" in reference
     inspect = run(["docker", "image", "inspect", "--format", "{{json .Config.Cmd}}", reference], env=env)
     assert inspect.stdout.strip() == '["train"]'
 

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-from tests.support.bake import TEMPLATE_DIR, clean_env, commit_all, run, tool
-
-
-def _template_clone(destination: Path) -> Path:
-    """A git repository holding the template as it is in this working tree (committed or not)."""
-    listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=TEMPLATE_DIR)
-    for name in filter(None, listed.stdout.split("\0")):
-        source = TEMPLATE_DIR / name
-        if source.is_file():
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    commit_all(destination, "template")
-    return destination
+from tests.support.bake import clean_env, commit_all, run, template_repository, tool
 
 
 def test_cruft_update_brings_template_changes_without_conflicts(tmp_path: Path) -> None:
     env = clean_env()
-    template = _template_clone(tmp_path / "template")
+    template = template_repository(tmp_path / "template")
     output = tmp_path / "out"
     run([tool("cruft"), "create", str(template), "--no-input", "--output-dir", str(output)], env=env)
     project = output / "tabular-classifier"

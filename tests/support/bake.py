@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -96,6 +97,19 @@ def commit_all(repo: Path, message: str = "init") -> Path:
     return repo
 
 
+def template_repository(destination: Path) -> Path:
+    """A git repository holding the template as it is in this working tree (committed or not), as a team's
+    clone of the template would: rendering from it shows what a `gh:` or cruft user gets."""
+    listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=TEMPLATE_DIR)
+    for name in filter(None, listed.stdout.split("\0")):
+        source = TEMPLATE_DIR / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return commit_all(destination, "template")
+
+
 def tool(name: str) -> str:
     """Full path of one of the template's development tools, usable under a clean environment."""
     return str(TOOLS_BIN / name)
@@ -104,3 +118,13 @@ def tool(name: str) -> str:
 def recorded_answers(project: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((project / ".cookiecutter.json").read_text(encoding="utf-8"))
     return data
+
+
+def stand_in_base_image(python_version: str) -> str:
+    """A local base image for python_version (BASE_IMAGE_3_11 etc. name a real one), built once per machine."""
+    override = os.environ.get(f"BASE_IMAGE_{python_version.replace('.', '_')}")
+    if override:
+        return override
+    script = Path(__file__).parent / "stand_in_base_image.sh"
+    result = run([str(script), python_version], env=os.environ.copy())
+    return result.stdout.strip().splitlines()[-1]

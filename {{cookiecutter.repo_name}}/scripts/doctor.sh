@@ -6,7 +6,8 @@ usage() {
   cat <<USAGE
 Usage: scripts/doctor.sh [--aws]
 
-Checks git, Python, Poetry, the Docker engine, Docker Compose (v2 plugin or v1 docker-compose) and the AWS CLI.
+Checks git, Python, Poetry, the Docker engine, Docker Compose (v2 plugin or v1 docker-compose), that SageMaker
+local mode can mount the runs folder (PIPELINE_RUNS_DIR, default runs/) and the AWS CLI.
   --aws   also check AWS credentials (sts get-caller-identity) and that ECR answers in the configured region
 Exits non-zero when a check fails.
 USAGE
@@ -75,6 +76,16 @@ elif version=$(docker-compose version --short 2>/dev/null); then
   pass compose "docker-compose $version (v1)"
 else
   fail compose "neither 'docker compose' nor 'docker-compose' found" "install the Docker Compose plugin"
+fi
+
+runs_dir=${PIPELINE_RUNS_DIR:-$repo_root/runs}
+pipeline_python=$repo_root/code/pipeline/.venv/bin/python
+if [[ ! -x $pipeline_python ]]; then
+  printf '[%s] %-16s %s\n' " -- " runs-folder "$runs_dir not checked yet: it needs \`make setup\` first"
+elif refusal=$(cd "$repo_root/code/pipeline" && "$pipeline_python" -m utils.aws.local_mounts "$runs_dir" 2>&1); then
+  pass runs-folder "$runs_dir (SageMaker local mode can mount it)"
+else
+  fail runs-folder "SageMaker local mode cannot mount $runs_dir" "${refusal#error: }"
 fi
 
 if version=$(aws --version 2>&1); then

@@ -17,7 +17,7 @@ Compose, the training toolkit or the database) and prints both times, the overhe
 lifecycle's time. The image is brought up to date first and is not part of any time.
 
 Options:
-  --model NAME  model under code/container (default: $(default_model); models: $(list_models))
+  --model NAME  model under code/container (default: the only one; models: $(list_models))
   -h, --help    show this help
 
 Environment: BASE_IMAGE and DOCKER_BUILD_NETWORK as for scripts/docker/container/build.sh.
@@ -33,7 +33,7 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-model=${model:-$(default_model)}
+model=$(chosen_model "$model")
 image_name model "$model" >/dev/null
 require_local_mode
 image=$(ensure_model_image "$model")

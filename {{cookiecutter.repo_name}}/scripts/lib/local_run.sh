@@ -12,20 +12,23 @@ readonly COMPOSE_WORKING_DIR_LABEL="com.docker.compose.project.working_dir"
 # shellcheck disable=SC2034
 readonly LIFECYCLE=(collection preprocess training evaluation inference)
 
-# The models' default: the only one there is, else the one named in the local config.
-default_model() {
+# chosen_model [NAME]: NAME, else the only model there is; with several and none named, the script ends.
+chosen_model() {
   local models
-  read -r -a models <<<"$(list_models)"
-  if [[ -n ${models[0]:-} && -z ${models[1]:-} && ${models[0]} != none ]]; then
-    echo "${models[0]}"
-  else
-    sed -n 's/^model_name: *//p' "$PIPELINE_DIR/configs/local.yaml"
+  if [[ -n ${1:-} ]]; then
+    echo "$1"
+    return
   fi
+  read -r -a models <<<"$(list_models)"
+  [[ ${models[0]:-none} != none ]] || die "no model under code/container: add one with \`make new-model NAME=...\`"
+  [[ -z ${models[1]:-} ]] || die "several models (${models[*]}): choose one with --model NAME"
+  echo "${models[0]}"
 }
 
 # require_local_mode: Docker, its engine, Compose (v2 plugin or docker-compose v1, as the SDK looks for them)
 # and the pipeline project's environment, before anything is built or run.
 require_local_mode() {
+  require_mountable_runs_dir
   command -v docker >/dev/null \
     || die "SageMaker local mode runs the job images with Docker, and there is no docker command: install Docker (https://docs.docker.com/engine/install/)"
   docker info >/dev/null 2>&1 \
@@ -38,6 +41,14 @@ require_local_mode() {
   fi
   [[ -x $PIPELINE_DIR/.venv/bin/python ]] \
     || die "the pipeline project is not installed ($PIPELINE_DIR/.venv is missing): run \`make setup\`"
+}
+
+# require_mountable_runs_dir: the runs folder must be one SageMaker local mode mounts (it refuses any under
+# /root, /etc, /var/lib, ~/.config and a few more): one line and the fix before any image is built. Without
+# the pipeline project's venv, require_local_mode says what to do instead.
+require_mountable_runs_dir() {
+  [[ -x $PIPELINE_DIR/.venv/bin/python ]] || return 0
+  (cd "$PIPELINE_DIR" && .venv/bin/python -m utils.aws.local_mounts "$(runs_dir)") || exit 1
 }
 
 # image_inputs_hash MODEL: a digest of everything the model image is built from (the Dockerfile, the build
@@ -99,15 +110,56 @@ checked_or_new_run_id() {
 # pipeline_command RUN_ID MODEL IMAGE COMMAND...: runs a command of the pipeline project for one run folder,
 # from the project's venv as \`poetry run\` would, without Poetry's own second of start-up on every job.
 # No AWS identity is read: local mode needs neither credentials nor a region lookup.
+# It runs in the background and is waited for, so that the script's INT/TERM trap (stop_on_interrupts) runs at
+# once rather than after the command (bash runs traps only between foreground commands); a script's background
+# commands ignore SIGINT, so the command gets it back before it starts.
 pipeline_command() {
-  local run_id=$1 model=$2 image=$3
+  local run_id=$1 model=$2 image=$3 status=0
   shift 3
   local tag=${image##*:} registry_host=${image%%/*}
   (
+    trap - INT QUIT
     cd "$PIPELINE_DIR" || exit 1
     PIPELINE_RUN_ID=$run_id PIPELINE_MODEL=$model IMAGE_TAG=$tag ECR_REGISTRY=$registry_host \
-      AWS_EC2_METADATA_DISABLED=true PATH="$PIPELINE_DIR/.venv/bin:$PATH" "$@"
-  )
+      AWS_EC2_METADATA_DISABLED=true PATH="$PIPELINE_DIR/.venv/bin:$PATH" exec "$@"
+  ) &
+  pipeline_pid=$!
+  while true; do
+    wait "$pipeline_pid" && status=0 || status=$?
+    # A trapped signal ends `wait` early, while the command is still stopping its job: wait on.
+    kill -0 "$pipeline_pid" 2>/dev/null || break
+  done
+  pipeline_pid=""
+  return "$status"
+}
+
+# The pipeline command running now, and the signal (INT or TERM) that interrupted the script, if one did.
+pipeline_pid=""
+interrupted_by=""
+
+# stop_on_interrupts: from now on INT and TERM are handed on to the running pipeline command (a batch stops its
+# job, removes its containers and records it Stopped); with none running the script ends at once. The script
+# checks exit_if_interrupted after each command, so it never goes on to the next job.
+stop_on_interrupts() {
+  trap 'on_interrupt INT' INT
+  trap 'on_interrupt TERM' TERM
+}
+
+on_interrupt() {
+  interrupted_by=$1
+  if [[ -n $pipeline_pid ]]; then
+    kill -s "$1" "$pipeline_pid" 2>/dev/null || true
+  else
+    exit_if_interrupted
+  fi
+}
+
+# exit_if_interrupted: ends the script with the shell's code for the signal (130 for INT, 143 for TERM) when
+# one interrupted it; the EXIT trap then removes what is left of the run's containers.
+exit_if_interrupted() {
+  [[ -n $interrupted_by ]] || return 0
+  log "==> stopped by SIG$interrupted_by"
+  exit $((128 + $(kill -l "$interrupted_by")))
 }
 
 # run_batch RUN_ID MODEL IMAGE JOB ARGS...

@@ -28,7 +28,7 @@ the one named with --<upstream>-run-id). Job options go to the batch, e.g.:
 See all of them with: $(basename "$0") JOB --help
 
 Options:
-  --model NAME  model under code/container (default: $(default_model); models: $(list_models))
+  --model NAME  model under code/container (default: the only one; models: $(list_models))
   --run-id ID   run folder to use (default: a new one); it must not hold this job's stage yet
   -h, --help    show this help
 
@@ -65,10 +65,11 @@ case " ${LIFECYCLE[*]} build " in
   *" $job "*) ;;
   *) die "unknown job '$job': expected one of ${LIFECYCLE[*]} build" ;;
 esac
-model=${model:-$(default_model)}
+model=$(chosen_model "$model")
 image_name model "$model" >/dev/null
 run_id=$(checked_or_new_run_id "$run_id")
 
+stop_on_interrupts
 require_local_mode
 image=$(ensure_model_image "$model")
 if [[ $job == build ]]; then
@@ -85,8 +86,10 @@ fi
 log "==> $job of $model in local mode, run id $run_id ($image)"
 started=$SECONDS
 if ! run_batch "$run_id" "$model" "$image" "$job" "${job_args[@]}"; then
+  exit_if_interrupted
   log "==> $job failed after $(seconds_since "$started") s; its record: (cd code/pipeline && poetry run python -m utils.db jobs --env local --type $job)"
   exit 1
 fi
+exit_if_interrupted
 log "==> $job completed in $(seconds_since "$started") s; outputs under $folder/$job:"
 find "$folder/$job" -path "$folder/$job/container-*" -prune -o -type f -print | sort

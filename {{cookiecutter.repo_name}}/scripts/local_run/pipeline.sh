@@ -19,7 +19,7 @@ The model image is brought up to date first (see scripts/local_run/local_mode.sh
 credentials or network access is used.
 
 Options:
-  --model NAME  model under code/container (default: $(default_model); models: $(list_models))
+  --model NAME  model under code/container (default: the only one; models: $(list_models))
   --run-id ID   name of the new run folder (default: UTC time and random digits); it must not exist
   -h, --help    show this help
 
@@ -39,12 +39,13 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-model=${model:-$(default_model)}
+model=$(chosen_model "$model")
 image_name model "$model" >/dev/null
 run_id=$(checked_or_new_run_id "$run_id")
 folder="$(runs_dir)/$run_id"
 [[ ! -e $folder ]] || die "$folder exists already: a run never overwrites another; pick a new --run-id"
 
+stop_on_interrupts
 require_local_mode
 started=$SECONDS
 image=$(ensure_model_image "$model")
@@ -59,10 +60,14 @@ for stage in "${LIFECYCLE[@]}"; do
   log "==> [$step/$total] $stage"
   stage_started=$SECONDS
   if ! run_batch "$run_id" "$model" "$image" "$stage"; then
-    log "==> [$step/$total] $stage FAILED after $(seconds_since "$stage_started") s"
+    outcome=FAILED
+    [[ -z $interrupted_by ]] || outcome="stopped by SIG$interrupted_by"
+    log "==> [$step/$total] $stage $outcome after $(seconds_since "$stage_started") s"
     pipeline_command "$run_id" "$model" "$image" python -m utils.db run "$run_id" --env local || true
+    exit_if_interrupted
     exit 1
   fi
+  exit_if_interrupted
   log "==> [$step/$total] $stage done in $(seconds_since "$stage_started") s"
 done
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from sqlalchemy import MetaData
 from typer.testing import CliRunner
 
 from batches.collection.batch import app as collection_app
@@ -26,10 +28,9 @@ from batches.preprocess.batch import app as preprocess_app
 from batches.training.batch import app as training_app
 from utils.aws.sagemaker_client import JobResult, ProcessingRequest, SageMakerClient, TrainingRequest
 from utils.aws.session import EndpointSession
-from utils.config_reader import Config, load_config
+from utils.config_reader import CONFIG_DIR, Config, load_config
 from utils.db.db_adapter import DbAdapter
 from utils.db.enum import JobType
-from utils.db.schema import Base
 from utils.db.seed import breast_cancer_rows
 
 POSTGRES_URL_VARIABLE = "TEST_DATABASE_URL"
@@ -86,10 +87,13 @@ def moto_endpoint(sdk_user_config: Path) -> Iterator[str]:
     """A moto server on a free local port, for the whole session."""
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
+    # The emulated account is the configured one, so ECR images and ARNs belong where the config says.
+    account = str(yaml.safe_load((CONFIG_DIR / "dev.yaml").read_text(encoding="utf-8"))["aws"]["account_id"])
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "MOTO_ACCOUNT_ID": account},
     )
     try:
         deadline = time.monotonic() + 30
@@ -119,6 +123,8 @@ def offline_aws(sdk_user_config: Path) -> Iterator[None]:
         patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
         patch.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(sdk_user_config))
         patch.setenv("IMAGE_TAG", IMAGE_TAG)
+        # The batches work on one model; these tests hold for any of them, so they take the first configured.
+        patch.setenv("PIPELINE_MODEL", next(iter(load_config("local", environ={}).models)))
         patch.setattr("batches.jobs.POLL_SECONDS", 0.0)
         yield
 
@@ -138,15 +144,18 @@ def prepare_database(backend: str, runs_dir: Path) -> str:
     else:
         url = f"sqlite:///{runs_dir / 'test.sqlite3'}"
     db = DbAdapter(url)
-    db.create_schema()
+    db.upgrade_schema()
     db.seed_source_samples(breast_cancer_rows)
     db.close()
     return url
 
 
 def drop_schema(url: str) -> None:
+    """Every table of the database: the schema's, Alembic's record of its revision and any a test added."""
     db = DbAdapter(url)
-    Base.metadata.drop_all(db.engine)
+    tables = MetaData()
+    tables.reflect(db.engine)
+    tables.drop_all(db.engine)
     db.close()
 
 
@@ -178,7 +187,17 @@ def reset_moto(endpoint: str, patch: pytest.MonkeyPatch) -> Config:
     s3.create_bucket(
         Bucket=config.storage.bucket, CreateBucketConfiguration={"LocationConstraint": config.aws.region}
     )
+    push_image(config)
     return config
+
+
+def push_image(config: Config) -> None:
+    """What `scripts/docker/container/push.sh` leaves in ECR: the job image's repository and tag."""
+    ecr = aws_client(config, "ecr")
+    repository = f"{config.images.repository_prefix}/{config.model_name}"
+    ecr.create_repository(repositoryName=repository)
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+    ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=config.images.tag)
 
 
 @pytest.fixture

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,19 @@ OUTPUT_FILES = {
     "evaluation": "evaluation.json",
     "predictions": "data.csv",
 }
+
+
+def write_model_archive(container_root: Path, files: dict[str, bytes]) -> None:
+    """What local mode leaves in the container root: compressed_artifacts/model.tar.gz of /opt/ml/model."""
+    archive = container_root / "compressed_artifacts" / "model.tar.gz"
+    archive.parent.mkdir(parents=True)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, payload in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    archive.write_bytes(buffer.getvalue())
 
 
 @pytest.fixture
@@ -61,12 +77,7 @@ def local_env(runs_dir: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
                 "hyperparameters": self.hyperparameters,
             }
         )
-        archive = Path(str(self.local_container_root)) / "compressed_artifacts" / "model.tar.gz"
-        archive.parent.mkdir(parents=True)
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz"):
-            pass
-        archive.write_bytes(buffer.getvalue())
+        write_model_archive(Path(str(self.local_container_root)), {"model.joblib": b"stand-in model"})
 
     monkeypatch.setattr(Processor, "run", process)
     monkeypatch.setattr(ModelTrainer, "train", train)
@@ -248,3 +259,77 @@ def test_a_failed_local_processing_job_reports_its_error_line(
     assert result.exit_code == 1
     job = db.list_jobs(JobType.PREPROCESS)[0]
     assert job.failure_reason == "python3 -m jobs.preprocess: argument --seed: invalid int"
+
+
+def test_a_local_training_job_whose_archive_has_no_model_fails_and_is_never_an_upstream(
+    local_env: dict[str, list[Any]], run_batch: BatchRunner, db: DbAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in LIFECYCLE[:2]:
+        assert run_batch(name, "--env", "local").exit_code == 0
+
+    def train_nothing(self: ModelTrainer, input_data_config: Any, wait: bool, logs: bool) -> None:
+        # What the SDK packs after an interrupted job: an archive of an empty /opt/ml/model.
+        write_model_archive(Path(str(self.local_container_root)), {})
+
+    monkeypatch.setattr(ModelTrainer, "train", train_nothing)
+
+    result = run_batch("training", "--env", "local")
+
+    assert result.exit_code == 1
+    job = db.list_jobs(JobType.TRAINING)[0]
+    assert job.status is JobStatus.FAILED
+    assert job.failure_reason is not None
+    assert job.failure_reason.endswith("holds no model.joblib (it holds nothing)")
+    evaluation = run_batch("evaluation", "--env", "local")
+    assert evaluation.exit_code == 1
+    assert "no completed training run" in evaluation.output
+    assert len(local_env["processing"]) == 1  # preprocess only: the evaluation never started a job
+
+
+def test_a_local_processing_job_that_leaves_an_output_empty_fails_with_that_output_named(
+    local_env: dict[str, list[Any]], run_batch: BatchRunner, db: DbAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_batch("collection", "--env", "local").exit_code == 0
+    monkeypatch.setattr(Processor, "run", lambda *_, **__: None)
+
+    result = run_batch("preprocess", "--env", "local")
+
+    assert result.exit_code == 1
+    job = db.list_jobs(JobType.PREPROCESS)[0]
+    assert job.status is JobStatus.FAILED
+    assert job.failure_reason is not None
+    assert job.failure_reason.startswith("the job wrote nothing to its train output (")
+
+
+@pytest.mark.parametrize(("signal_number", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_during_a_local_job_records_it_stopped_and_exits_with_the_signals_code(
+    local_env: dict[str, list[Any]],
+    run_batch: BatchRunner,
+    db: DbAdapter,
+    monkeypatch: pytest.MonkeyPatch,
+    signal_number: int,
+    exit_code: int,
+) -> None:
+    for name in LIFECYCLE[:2]:
+        assert run_batch(name, "--env", "local").exit_code == 0
+    handler_before = signal.getsignal(signal_number)
+
+    def interrupted_twice(self: ModelTrainer, input_data_config: Any, wait: bool, logs: bool) -> None:
+        try:
+            os.kill(os.getpid(), signal_number)
+            time.sleep(10)  # never reached: the signal interrupts the job here
+        finally:
+            # One Ctrl-C in a terminal reaches the batch again through the local-run script, mid clean-up.
+            os.kill(os.getpid(), signal_number)
+
+    monkeypatch.setattr(ModelTrainer, "train", interrupted_twice)
+
+    result = run_batch("training", "--env", "local")
+
+    assert result.exit_code == exit_code, result.output
+    name = signal.Signals(signal_number).name
+    assert f"stopped by {name}; recorded Stopped" in result.output
+    job = db.list_jobs(JobType.TRAINING)[0]
+    assert job.status is JobStatus.STOPPED
+    assert job.failure_reason == f"stopped by {name} before it finished"
+    assert signal.getsignal(signal_number) == handler_before

@@ -68,7 +68,7 @@ def test_a_batch_without_a_completed_upstream_run_says_which_batch_to_run_first(
     result = run_batch("training", "--env", "dev")
 
     assert result.exit_code == 1
-    assert "no completed preprocess run yet" in result.output
+    assert "no completed preprocess run of model " in result.output
     assert "Traceback" not in result.output
     assert dev_db.list_jobs() == []
 
@@ -91,7 +91,7 @@ def test_a_job_that_sagemaker_reports_failed_is_recorded_failed_with_its_reason(
     assert job.status is JobStatus.FAILED
     assert job.failure_reason == "AlgorithmError: raw data has no target column"
     assert job.transitions[-1].status is JobStatus.FAILED
-    assert "no completed preprocess run yet" in run_batch("training", "--env", "dev").output
+    assert "no completed preprocess run of model " in run_batch("training", "--env", "dev").output
 
 
 def test_a_job_that_completes_without_its_report_is_recorded_failed(
@@ -139,3 +139,30 @@ def test_every_batch_has_help(run_batch: BatchRunner, name: str) -> None:
 
     assert result.exit_code == 0
     assert "--env" in result.output
+
+
+@pytest.mark.parametrize("batch", ["preprocess", "training", "evaluation", "inference"])
+def test_an_image_missing_from_ecr_stops_the_batch_before_any_job_with_the_push_command(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter, monkeypatch: pytest.MonkeyPatch, batch: str
+) -> None:
+    run_chain(run_batch, CHAIN[CHAIN.index(batch) - 1])
+    jobs_before = len(dev_db.list_jobs(limit=100))
+    sagemaker = aws_client(dev_config, "sagemaker")
+    created_before = len(sagemaker.list_processing_jobs()["ProcessingJobSummaries"]) + len(
+        sagemaker.list_training_jobs()["TrainingJobSummaries"]
+    )
+    monkeypatch.setenv("IMAGE_TAG", "never-pushed")
+
+    result = run_batch(batch, "--env", "dev")
+
+    assert result.exit_code == 1
+    image = f"{dev_config.images.registry}/{dev_config.images.repository_prefix}/{dev_config.model_name}"
+    assert result.output.strip() == (
+        f"error: image {image}:never-pushed is not in ECR, so no job was created; push it first: "
+        f"scripts/docker/container/push.sh --tag never-pushed {dev_config.model_name}"
+    )
+    assert len(dev_db.list_jobs(limit=100)) == jobs_before
+    created_after = len(sagemaker.list_processing_jobs()["ProcessingJobSummaries"]) + len(
+        sagemaker.list_training_jobs()["TrainingJobSummaries"]
+    )
+    assert created_after == created_before

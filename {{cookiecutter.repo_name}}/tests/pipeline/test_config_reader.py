@@ -1,15 +1,36 @@
-"""Configs per environment: rendered values, validation errors worded for people, environment overrides."""
+"""Configs per environment: rendered values, validation errors worded for people, environment overrides.
+
+Expected values come from the rendered files themselves, so these tests hold for any answers the repository
+was created with and for the edits a team makes to its configs.
+"""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from conftest import BatchRunner
 
 from utils.config_reader import CONFIG_DIR, REPO_ROOT, ConfigError, Environment, Mode, commit_tag, load_config
+
+ENVIRONMENTS = ("local", "dev", "prod")
+
+
+def rendered(env: str, config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((config_dir / f"{env}.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+def write(config_dir: Path, env: str, data: dict[str, Any]) -> None:
+    (config_dir / f"{env}.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+MODEL = next(iter(rendered("dev")["models"]))
 
 
 @pytest.fixture
@@ -19,49 +40,51 @@ def config_dir(tmp_path: Path) -> Path:
     return target
 
 
-def edit(config_dir: Path, env: str, old: str, new: str) -> None:
-    path = config_dir / f"{env}.yaml"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
+def expected_image(raw: dict[str, Any], model: str, tag: str) -> str:
+    images = raw["images"]
+    return f"{images['registry']}/{images['repository_prefix']}/{model}:{tag}"
 
 
-@pytest.mark.parametrize("env", ["local", "dev", "prod"])
-def test_every_shipped_config_is_valid(env: str) -> None:
-    config = load_config(env, environ={})
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_shipped_config_is_valid_and_has_settings_for_every_model(env: str) -> None:
+    config = load_config(env, environ={}, model=MODEL)
+    models_with_code = sorted(
+        p.parent.name for p in (REPO_ROOT / "code" / "container").glob("*/pyproject.toml")
+    )
 
     assert config.environment is Environment(env)
-    assert config.model_name == "tabular_classifier"
-    assert config.jobs.training.instance_count == 1
+    assert sorted(config.models) == models_with_code
+    assert config.jobs.training.instance_count >= 1
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_dev_and_prod_submit_real_jobs_in_the_configured_account(env: str) -> None:
-    config = load_config(env, environ={"IMAGE_TAG": "0a1b2c3"})
+    raw = rendered(env)
+    config = load_config(env, environ={"IMAGE_TAG": "0a1b2c3"}, model=MODEL)
 
     assert config.mode is Mode.SAGEMAKER
     assert config.storage is not None
-    assert config.storage.bucket == "tabular-classifier-123456789012"
-    assert config.storage.prefix == "tabular-classifier"
-    assert config.aws.region == "ap-northeast-1"
-    assert config.aws.role_arn == "arn:aws:iam::123456789012:role/SageMakerExecutionRole"
-    assert config.image_uri() == (
-        "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/tabular-classifier/tabular_classifier:0a1b2c3"
-    )
+    assert config.storage.bucket == raw["storage"]["bucket"]
+    assert config.storage.prefix == raw["storage"]["prefix"]
+    assert config.aws.region == raw["aws"]["region"]
+    assert config.aws.account_id == raw["aws"]["account_id"]
+    assert config.aws.role_arn == raw["aws"]["role_arn"]
+    assert config.aws.role_arn is not None
+    assert config.aws.role_arn.split(":")[4] == config.aws.account_id
+    assert config.image_uri() == expected_image(raw, MODEL, "0a1b2c3")
+    assert config.images.registry.startswith(f"{config.aws.account_id}.dkr.ecr.{config.aws.region}.")
     assert config.jobs.training.instance_type.startswith("ml.")
 
 
 def test_local_runs_in_docker_with_everything_under_runs() -> None:
-    config = load_config("local", environ={"IMAGE_TAG": "0a1b2c3"})
+    config = load_config("local", environ={"IMAGE_TAG": "0a1b2c3"}, model=MODEL)
 
     assert config.mode is Mode.LOCAL
     assert config.is_local
     assert config.storage is None
     assert config.runs_dir == REPO_ROOT / "runs"
     assert config.database.url == f"sqlite:///{REPO_ROOT / 'runs' / 'local.sqlite3'}"
-    assert config.image_uri() == (
-        "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/tabular-classifier/tabular_classifier:0a1b2c3"
-    )
+    assert config.image_uri() == expected_image(rendered("local"), MODEL, "0a1b2c3")
     assert config.jobs.training.instance_type == "local_cpu"
     assert config.jobs.preprocess.instance_type == "local"
 
@@ -73,13 +96,15 @@ def test_environment_variables_override_database_endpoint_image_tag_and_runs_fol
         "IMAGE_TAG": "git-3f2a9c1",
         "ECR_REGISTRY": "127.0.0.1:5000",
         "PIPELINE_RUNS_DIR": str(tmp_path / "elsewhere"),
+        "PIPELINE_MODEL": MODEL,
     }
 
     config = load_config("dev", environ=environ)
 
     assert config.database.url == "postgresql+psycopg://ml:secret@db.internal:5432/ml"
     assert config.aws.endpoint_url == "http://127.0.0.1:5000"
-    assert config.image_uri() == "127.0.0.1:5000/tabular-classifier/tabular_classifier:git-3f2a9c1"
+    prefix = rendered("dev")["images"]["repository_prefix"]
+    assert config.image_uri() == f"127.0.0.1:5000/{prefix}/{MODEL}:git-3f2a9c1"
     assert config.runs_dir == tmp_path / "elsewhere"
 
 
@@ -89,60 +114,164 @@ def test_a_relative_sqlite_url_lives_in_the_runs_folder_whatever_the_working_dir
     monkeypatch.chdir(tmp_path)
 
     config = load_config(
-        "dev", environ={"DATABASE_URL": "sqlite:///mine.db", "PIPELINE_RUNS_DIR": "/data/runs"}
+        "dev", environ={"DATABASE_URL": "sqlite:///mine.db", "PIPELINE_RUNS_DIR": "/data/runs"}, model=MODEL
     )
 
     assert config.database.url == "sqlite:////data/runs/mine.db"
 
 
+def add_second_model(config_dir: Path, env: str, name: str = "second_model") -> None:
+    raw = rendered(env, config_dir)
+    raw["models"][name] = raw["models"][MODEL]
+    write(config_dir, env, raw)
+
+
+def test_each_model_has_its_own_settings(config_dir: Path) -> None:
+    raw = rendered("dev", config_dir)
+    raw["models"]["second_model"] = yaml.safe_load(yaml.safe_dump(raw["models"][MODEL]))
+    raw["models"]["second_model"]["training"]["instance_type"] = "ml.g5.xlarge"
+    raw["models"]["second_model"]["training"]["parameters"]["max_depth"] = 9
+    write(config_dir, "dev", raw)
+
+    first = load_config("dev", config_dir=config_dir, environ={}, model=MODEL)
+    second = load_config("dev", config_dir=config_dir, environ={"PIPELINE_MODEL": "second_model"})
+
+    assert second.model_name == "second_model"
+    assert second.jobs.training.instance_type == "ml.g5.xlarge"
+    assert second.jobs.training.parameters["max_depth"] == 9
+    assert first.jobs.training.instance_type == raw["models"][MODEL]["training"]["instance_type"]
+
+
+def test_with_several_models_a_batch_must_name_one(
+    config_dir: Path, run_batch: BatchRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_second_model(config_dir, "dev")
+    monkeypatch.setattr("utils.config_reader.CONFIG_DIR", config_dir)
+    monkeypatch.delenv("PIPELINE_MODEL", raising=False)
+
+    result = run_batch("training", "--env", "dev")
+
+    assert result.exit_code == 2
+    models = ", ".join(sorted([MODEL, "second_model"]))
+    assert result.output.strip() == (
+        f"error: settings for several models ({models}): choose one with --model NAME "
+        "(or PIPELINE_MODEL=NAME)"
+    )
+
+
+def test_an_unknown_model_lists_the_configured_ones(config_dir: Path) -> None:
+    with pytest.raises(ConfigError, match=rf"models: no settings for model 'nope' \(models: {MODEL}\)"):
+        load_config("dev", config_dir=config_dir, environ={}, model="nope")
+
+
+def test_every_batch_offers_the_model_option(run_batch: BatchRunner) -> None:
+    for batch in ("collection", "preprocess", "training", "evaluation", "inference"):
+        result = run_batch(batch, "--help")
+        assert result.exit_code == 0
+        assert "--model" in result.output, batch
+
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Edit:
+    def edit(raw: dict[str, Any]) -> None:
+        *parents, key = path.replace("{model}", MODEL).split(".")
+        node = raw
+        for part in parents:
+            node = node[part]
+        node[key] = value
+
+    return edit
+
+
+def _delete(path: str) -> Edit:
+    def edit(raw: dict[str, Any]) -> None:
+        *parents, key = path.replace("{model}", MODEL).split(".")
+        node = raw
+        for part in parents:
+            node = node[part]
+        del node[key]
+
+    return edit
+
+
+def _rename(path: str, new_key: str) -> Edit:
+    def edit(raw: dict[str, Any]) -> None:
+        *parents, key = path.replace("{model}", MODEL).split(".")
+        node = raw
+        for part in parents:
+            node = node[part]
+        node[new_key] = node.pop(key)
+
+    return edit
+
+
 @pytest.mark.parametrize(
-    ("old", "new", "expected"),
+    ("edit", "expected"),
     [
+        (_set("storage.bucket", "Not_A_Bucket"), "storage.bucket: "),
         (
-            "  bucket: tabular-classifier-123456789012",
-            "  bucket: Not_A_Bucket",
-            "storage.bucket: String should match",
+            _delete("models.{model}.training.instance_type"),
+            "models.{model}.training.instance_type: Field required",
         ),
         (
-            "    instance_type: ml.m5.large\n    max_runtime_seconds: 7200",
-            "    max_runtime_seconds: 7200",
-            "jobs.training.instance_type: Field required",
+            _set("models.{model}.training.parameters.max_depth", [3]),
+            "models.{model}.training.parameters.max_depth",
         ),
-        ("      max_depth: 3", "      max_depth: [3]", "jobs.training.parameters.max_depth"),
-        (
-            '  account_id: "123456789012"',
-            "  account_id: 12345",
-            "aws.account_id: Input should be a valid string",
-        ),
-        (
-            "  repository_prefix: tabular-classifier",
-            "  repository_prefix: tabular-classifier\n  colour: blue",
-            "images.colour: Extra inputs are not permitted",
-        ),
-        (
-            "  prefix: tabular-classifier",
-            "  prefix: /tabular-classifier/",
-            "storage.prefix: Value error, must not",
-        ),
-        ("mode: sagemaker", "mode: cloud", "mode: Input should be 'local' or 'sagemaker'"),
+        (_set("aws.account_id", 12345), "aws.account_id: Input should be a valid string"),
+        (_set("images.colour", "blue"), "images.colour: unknown key 'colour'"),
+        (_set("storage.prefix", "/leading/slash/"), "storage.prefix: "),
+        (_set("mode", "cloud"), "mode: Input should be 'local' or 'sagemaker'"),
+        (_set("models", {}), "models: Dictionary should have at least 1 item"),
+        (_set("models.Bad-Name", {}), "models: 'Bad-Name' is not a valid name: "),
+    ],
+    ids=[
+        "bucket",
+        "missing-key",
+        "bad-parameter",
+        "account-type",
+        "unknown-key",
+        "prefix",
+        "mode",
+        "no-model",
+        "model-name",
     ],
 )
 def test_a_malformed_config_names_the_file_the_key_and_the_problem(
-    config_dir: Path, old: str, new: str, expected: str
+    config_dir: Path, edit: Edit, expected: str
 ) -> None:
-    edit(config_dir, "dev", old, new)
+    raw = rendered("dev", config_dir)
+    edit(raw)
+    write(config_dir, "dev", raw)
 
     with pytest.raises(ConfigError) as error:
         load_config("dev", config_dir=config_dir, environ={})
 
     message = str(error.value)
     assert message.startswith(f"{config_dir / 'dev.yaml'}: ")
-    assert expected in message
+    assert expected.replace("{model}", MODEL) in message
     assert "\n" not in message
 
 
+def test_a_misspelt_key_is_named_with_the_key_it_stands_for(config_dir: Path) -> None:
+    raw = rendered("dev", config_dir)
+    _rename("models.{model}.training.instance_type", "instance_typ")(raw)
+    write(config_dir, "dev", raw)
+
+    with pytest.raises(ConfigError) as error:
+        load_config("dev", config_dir=config_dir, environ={})
+
+    assert str(error.value) == (
+        f"{config_dir / 'dev.yaml'}: models.{MODEL}.training.instance_typ: unknown key 'instance_typ': "
+        "did you mean 'instance_type'?"
+    )
+
+
 def test_sagemaker_mode_needs_a_bucket_and_a_role(config_dir: Path) -> None:
-    edit(config_dir, "local", "mode: local", "mode: sagemaker")
+    raw = rendered("local", config_dir)
+    raw["mode"] = "sagemaker"
+    write(config_dir, "local", raw)
 
     with pytest.raises(
         ConfigError, match=r"storage, aws.account_id, aws.role_arn required when mode is sagemaker"
@@ -151,14 +280,17 @@ def test_sagemaker_mode_needs_a_bucket_and_a_role(config_dir: Path) -> None:
 
 
 def test_invalid_yaml_reports_the_line(config_dir: Path) -> None:
-    edit(config_dir, "prod", "jobs:\n", "jobs: [\n")
+    path = config_dir / "prod.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("models:\n", "models: [\n", 1), encoding="utf-8")
 
     with pytest.raises(ConfigError, match=r"prod\.yaml: not valid YAML \(line \d+\)"):
         load_config("prod", config_dir=config_dir, environ={})
 
 
 def test_a_config_for_another_environment_is_refused(config_dir: Path) -> None:
-    edit(config_dir, "prod", "environment: prod", "environment: dev")
+    raw = rendered("prod", config_dir)
+    raw["environment"] = "dev"
+    write(config_dir, "prod", raw)
 
     with pytest.raises(ConfigError, match="environment: is 'dev' but the file is for 'prod'"):
         load_config("prod", config_dir=config_dir, environ={})
@@ -177,7 +309,9 @@ def test_a_missing_config_file_is_one_line(tmp_path: Path) -> None:
 def test_a_batch_with_a_bad_config_prints_one_line_and_no_traceback(
     run_batch: BatchRunner, monkeypatch: pytest.MonkeyPatch, config_dir: Path
 ) -> None:
-    edit(config_dir, "dev", "  region: ap-northeast-1", "  region: ''")
+    raw = rendered("dev", config_dir)
+    raw["aws"]["region"] = ""
+    write(config_dir, "dev", raw)
     monkeypatch.setattr("utils.config_reader.CONFIG_DIR", config_dir)
 
     result = run_batch("collection", "--env", "dev")
@@ -185,7 +319,8 @@ def test_a_batch_with_a_bad_config_prints_one_line_and_no_traceback(
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     lines = result.output.strip().splitlines()
-    assert lines == [f"error: {config_dir / 'dev.yaml'}: aws.region: String should have at least 1 character"]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {config_dir / 'dev.yaml'}: aws.region: ")
 
 
 def git(repo: Path, *args: str) -> str:

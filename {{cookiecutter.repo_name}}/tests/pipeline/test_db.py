@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import pytest
-from conftest import BatchRunner
+from conftest import drop_schema
 from typer.testing import CliRunner
 
 from utils.db.__main__ import app as db_app
 from utils.db.db_adapter import DatabaseError, DbAdapter, PredictionRow
 from utils.db.enum import JobStatus, JobType
-from utils.db.schema import FEATURE_COLUMNS, Base
+from utils.db.schema import FEATURE_COLUMNS
 from utils.db.seed import breast_cancer_rows
 
 
-def new_job(db: DbAdapter, run_id: str, job_type: JobType = JobType.TRAINING) -> None:
-    db.create_job(run_id=run_id, job_type=job_type, job_name=f"job-{run_id}", environment="dev")
+def new_job(
+    db: DbAdapter, run_id: str, job_type: JobType = JobType.TRAINING, model_name: str = "model_a"
+) -> None:
+    db.create_job(
+        run_id=run_id, job_type=job_type, job_name=f"job-{run_id}", model_name=model_name, environment="dev"
+    )
 
 
 def test_the_source_table_holds_the_breast_cancer_dataset_once(db: DbAdapter) -> None:
@@ -104,6 +107,20 @@ def test_the_upstream_is_the_latest_completed_run_unless_one_is_named(db: DbAdap
         db.find_upstream(JobType.TRAINING)
 
 
+def test_a_models_upstream_is_never_another_models_run(db: DbAdapter) -> None:
+    new_job(db, "first", JobType.PREPROCESS, model_name="model_a")
+    new_job(db, "second", JobType.PREPROCESS, model_name="model_b")
+    db.update_job("first", JobStatus.COMPLETED)
+    db.update_job("second", JobStatus.COMPLETED)
+
+    assert db.find_upstream(JobType.PREPROCESS, model_name="model_a").run_id == "first"
+    assert db.find_upstream(JobType.PREPROCESS, model_name="model_b").run_id == "second"
+    with pytest.raises(DatabaseError, match="preprocess run second is of model model_b, not model_a"):
+        db.find_upstream(JobType.PREPROCESS, "second", model_name="model_a")
+    with pytest.raises(DatabaseError, match="no completed preprocess run of model model_c yet"):
+        db.find_upstream(JobType.PREPROCESS, model_name="model_c")
+
+
 def test_predictions_are_stored_per_inference_run(db: DbAdapter) -> None:
     new_job(db, "inf", JobType.INFERENCE)
 
@@ -120,13 +137,17 @@ def test_run_ids_are_unique(db: DbAdapter) -> None:
     new_job(db, "same")
 
     with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
-        db.create_job(run_id="same", job_type=JobType.TRAINING, job_name="other", environment="dev")
+        db.create_job(
+            run_id="same",
+            job_type=JobType.TRAINING,
+            job_name="other",
+            model_name="model_a",
+            environment="dev",
+        )
 
 
 def test_the_init_command_creates_the_schema_and_seeds_once(database_url: str) -> None:
-    fresh = DbAdapter(database_url)
-    Base.metadata.drop_all(fresh.engine)
-    fresh.close()
+    drop_schema(database_url)
     runner = CliRunner()
 
     first = runner.invoke(db_app, ["init", "--env", "dev"])
@@ -140,16 +161,3 @@ def test_the_init_command_creates_the_schema_and_seeds_once(database_url: str) -
     adapter = DbAdapter(database_url)
     assert adapter.count_source_samples() == 569
     adapter.close()
-
-
-def test_a_database_without_schema_says_how_to_create_it(
-    run_batch: BatchRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/empty.sqlite3")
-
-    listing = CliRunner().invoke(db_app, ["jobs", "--env", "dev"])
-    batch = run_batch("collection", "--env", "dev")
-
-    for result in (listing, batch):
-        assert result.exit_code == 1
-        assert "create the schema with `poetry run python -m utils.db init --env <env>`" in result.output

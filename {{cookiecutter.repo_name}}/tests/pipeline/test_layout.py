@@ -7,17 +7,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
-from utils.config_reader import ConfigError, load_config
+from utils.config_reader import CONFIG_DIR, ConfigError, load_config
 from utils.db.enum import JobType
 from utils.layout import Layout, job_name, new_run_id
 
-ROOT = "s3://tabular-classifier-123456789012/tabular-classifier/tabular_classifier"
+DEV = yaml.safe_load((CONFIG_DIR / "dev.yaml").read_text(encoding="utf-8"))
+BUCKET, PREFIX = DEV["storage"]["bucket"], DEV["storage"]["prefix"]
+MODEL = next(iter(DEV["models"]))  # any model: the layout is the same for each
+ROOT = f"s3://{BUCKET}/{PREFIX}/{MODEL}"
 
 
 @pytest.fixture
 def dev_layout() -> Layout:
-    return Layout(load_config("dev", environ={}))
+    return Layout(load_config("dev", environ={}, model=MODEL))
 
 
 def test_every_dev_location_follows_bucket_prefix_model_stage_run(dev_layout: Layout) -> None:
@@ -37,12 +41,12 @@ def test_every_dev_location_follows_bucket_prefix_model_stage_run(dev_layout: La
     assert evaluation.evaluation_report == f"{ROOT}/evaluation/r4/evaluation/evaluation.json"
     assert inference.predictions_dir == f"{ROOT}/inference/r5/predictions"
     assert training.sdk_staging == f"{ROOT}/training/r3/sagemaker"
-    assert training.bucket == "tabular-classifier-123456789012"
-    assert training.sdk_staging_key_prefix == "tabular-classifier/tabular_classifier/training/r3/sagemaker"
+    assert training.bucket == BUCKET
+    assert training.sdk_staging_key_prefix == f"{PREFIX}/{MODEL}/training/r3/sagemaker"
 
 
 def test_a_local_batch_on_its_own_gets_a_run_folder_named_after_its_run_id(tmp_path: Path) -> None:
-    layout = Layout(load_config("local", environ={"PIPELINE_RUNS_DIR": str(tmp_path)}))
+    layout = Layout(load_config("local", environ={"PIPELINE_RUNS_DIR": str(tmp_path)}, model=MODEL))
 
     training = layout.run(JobType.TRAINING, "r3")
 
@@ -55,7 +59,9 @@ def test_a_local_batch_on_its_own_gets_a_run_folder_named_after_its_run_id(tmp_p
 
 def test_every_stage_of_a_local_lifecycle_shares_its_run_folder(tmp_path: Path) -> None:
     layout = Layout(
-        load_config("local", environ={"PIPELINE_RUNS_DIR": str(tmp_path), "PIPELINE_RUN_ID": "life-1"})
+        load_config(
+            "local", environ={"PIPELINE_RUNS_DIR": str(tmp_path), "PIPELINE_RUN_ID": "life-1"}, model=MODEL
+        )
     )
 
     collection = layout.run(JobType.COLLECTION, "r1")
@@ -75,7 +81,7 @@ def test_every_stage_of_a_local_lifecycle_shares_its_run_folder(tmp_path: Path) 
 
 
 def test_the_run_folder_setting_leaves_the_s3_layout_alone() -> None:
-    layout = Layout(load_config("dev", environ={"PIPELINE_RUN_ID": "life-1"}))
+    layout = Layout(load_config("dev", environ={"PIPELINE_RUN_ID": "life-1"}, model=MODEL))
 
     assert layout.run(JobType.TRAINING, "r3").model_output == f"{ROOT}/training/r3/model"
 

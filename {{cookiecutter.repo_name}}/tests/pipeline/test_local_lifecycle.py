@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import tarfile
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -75,10 +77,11 @@ def folder_jobs(runs_dir: Path, folder: Path) -> list[Job]:
         db.close()
 
 
-def leftover_containers(runs_dir: Path) -> list[str]:
-    """Job containers (running or not) whose Compose project lives under the runs folder."""
+def leftover_containers(runs_dir: Path, *filters: str) -> list[str]:
+    """Job containers (running or not, unless `filters` say) whose Compose project lives under the runs
+    folder."""
     ids = subprocess.run(
-        ["docker", "ps", "--all", "--quiet", "--filter", f"label={COMPOSE_WORKING_DIR_LABEL}"],
+        ["docker", "ps", "--all", "--quiet", "--filter", f"label={COMPOSE_WORKING_DIR_LABEL}", *filters],
         capture_output=True,
         text=True,
         check=True,
@@ -210,4 +213,72 @@ def test_a_bad_hyperparameter_fails_in_the_container_and_is_recorded(
     assert failed.status is JobStatus.FAILED
     assert failed.failure_reason is not None and reason in failed.failure_reason
     assert failed.parameters["learning_rate"] == -1
+    assert leftover_containers(runs_dir) == []
+
+
+@pytest.fixture(scope="module")
+def preprocessed(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A runs folder with its own job database, holding one collected and preprocessed run."""
+    runs_dir = tmp_path_factory.mktemp("interrupted-runs")
+    for job in ("collection", "preprocess"):
+        result = run_script("local_mode.sh", "--run-id", "splits", job, runs_dir=runs_dir)
+        assert result.returncode == 0, result.stderr[-6000:]
+    return runs_dir
+
+
+def wait_for_a_running_container(folder: Path, script: subprocess.Popen[str], log: Path) -> None:
+    deadline = time.monotonic() + 900  # the first call may build the model image
+    while not leftover_containers(folder, "--filter", "status=running"):
+        if script.poll() is not None:
+            pytest.fail(f"the script ended before its job container ran:\n{log.read_text()[-6000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no job container started:\n{log.read_text()[-6000:]}")
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("receiver", ["process-group", "script-only"])
+def test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it(
+    preprocessed: Path, receiver: str
+) -> None:
+    runs_dir = preprocessed
+    run_id = f"ctrl-c-{receiver}"
+    log = runs_dir / f"{run_id}.log"
+    slow = ["--hyperparameter", "n_estimators=5000", "--hyperparameter", "max_depth=8"]
+    with log.open("w") as output:
+        script = subprocess.Popen(
+            [str(SCRIPTS / "local_mode.sh"), "--run-id", run_id, "training", *slow],
+            cwd=REPO_ROOT,
+            env=script_env(runs_dir),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+        )
+        try:
+            wait_for_a_running_container(runs_dir / run_id, script, log)
+            if receiver == "process-group":
+                os.killpg(script.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+            else:
+                os.kill(script.pid, signal.SIGINT)
+            returncode = script.wait(timeout=300)
+        finally:
+            if script.poll() is None:
+                os.killpg(script.pid, signal.SIGKILL)
+                script.wait()
+    printed = log.read_text()
+
+    assert returncode == 130, printed[-6000:]
+    [training] = folder_jobs(runs_dir, runs_dir / run_id)
+    assert training.status is JobStatus.STOPPED
+    assert training.failure_reason is not None and training.failure_reason.startswith("stopped ")
+    assert f"{training.job_name} stopped by SIGINT; recorded Stopped" in printed
+    assert leftover_containers(runs_dir) == []
+    assert not (runs_dir / run_id / "training" / "model" / "model.tar.gz").exists()
+
+    latest = run_script("local_mode.sh", "--run-id", run_id, "evaluation", runs_dir=runs_dir)
+    assert latest.returncode != 0
+    assert "no completed training run" in latest.stderr
+    named = run_script("local_mode.sh", "evaluation", "--training-run-id", training.run_id, runs_dir=runs_dir)
+    assert named.returncode != 0
+    assert f"training run {training.run_id} is Stopped, not Completed" in named.stderr
     assert leftover_containers(runs_dir) == []

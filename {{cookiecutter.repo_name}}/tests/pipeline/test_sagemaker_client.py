@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from batches.jobs import processing_arguments
 from utils.aws.sagemaker_client import (
@@ -14,13 +15,16 @@ from utils.aws.sagemaker_client import (
     _LocalInputsProcessor,
     _role_validation_disabled,
 )
-from utils.config_reader import load_config
+from utils.config_reader import CONFIG_DIR, load_config
 from utils.db.enum import JobType
 from utils.layout import Layout
 
+DEV = yaml.safe_load((CONFIG_DIR / "dev.yaml").read_text(encoding="utf-8"))
+MODEL = next(iter(DEV["models"]))
+
 
 def test_local_mode_keeps_file_inputs_local_instead_of_uploading_them(tmp_path: Path) -> None:
-    config = load_config("local", environ={"PIPELINE_RUNS_DIR": str(tmp_path)})
+    config = load_config("local", environ={"PIPELINE_RUNS_DIR": str(tmp_path)}, model=MODEL)
     run = Layout(config).run(JobType.PREPROCESS, "r1")
     client = SageMakerClient(config)
     session = client._local_session(run)
@@ -46,15 +50,16 @@ def test_local_mode_keeps_file_inputs_local_instead_of_uploading_them(tmp_path: 
 
 
 def test_every_session_opts_out_of_telemetry_and_stages_into_the_run_folder() -> None:
-    config = load_config("dev", environ={})
+    config = load_config("dev", environ={}, model=MODEL)
     run = Layout(config).run(JobType.TRAINING, "r1")
 
     session = SageMakerClient(config)._session(run)
 
     assert session.sagemaker_config == SDK_CONFIG
     assert SDK_CONFIG["SageMaker"]["PythonSDK"]["Modules"]["TelemetryOptOut"] is True
-    assert session._default_bucket_name_override == "tabular-classifier-123456789012"
-    assert session.default_bucket_prefix == "tabular-classifier/tabular_classifier/training/r1/sagemaker"
+    storage = DEV["storage"]
+    assert session._default_bucket_name_override == storage["bucket"]
+    assert session.default_bucket_prefix == f"{storage['prefix']}/{MODEL}/training/r1/sagemaker"
 
 
 def test_role_validation_is_skipped_only_inside_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,3 +75,20 @@ def test_role_validation_is_skipped_only_inside_the_block(monkeypatch: pytest.Mo
 
 def test_processing_parameters_become_sorted_arguments_with_plain_booleans() -> None:
     assert processing_arguments({"b": True, "a": 0.2, "c": "x"}) == ["--a", "0.2", "--b", "true", "--c", "x"]
+
+
+def test_the_sdk_still_checks_its_config_on_every_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Canary of the check-once workaround in sagemaker_client: when the SDK stops re-checking its config on
+    every lookup, this fails and the workaround can go."""
+    from sagemaker.core.common_utils import get_sagemaker_config_value
+    from sagemaker.core.config.config_manager import SageMakerConfig
+
+    checked: list[object] = []
+    monkeypatch.setattr(SageMakerConfig, "validate_sagemaker_config", staticmethod(checked.append))
+    path = "SageMaker.PythonSDK.Modules.TelemetryOptOut"
+
+    first = get_sagemaker_config_value(None, path, sagemaker_config=SDK_CONFIG)
+    second = get_sagemaker_config_value(None, path, sagemaker_config=SDK_CONFIG)
+
+    assert (first, second) == (True, True)
+    assert checked == [SDK_CONFIG, SDK_CONFIG]

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
+from utils.aws.ecr_client import EcrImage, ImageCheckError, image_is_pushed
 from utils.aws.s3_client import S3Client
 from utils.aws.session import EndpointSession
-from utils.config_reader import Config, ConfigError, load_config
+from utils.config_reader import Config, ConfigError, commit_tag, load_config
 from utils.db.db_adapter import DatabaseError, DbAdapter
 from utils.db.enum import JobStatus, JobType
 from utils.db.schema import Job
@@ -24,6 +28,17 @@ EnvOption = Annotated[
     str,
     typer.Option(
         "--env", envvar="PIPELINE_ENV", help="Environment: local (Docker), dev or prod.", show_default=False
+    ),
+]
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        envvar="PIPELINE_MODEL",
+        help="Model whose settings (models.<name> in configs/<env>.yaml) and image to use; needed only when "
+        "the config has settings for several models.",
+        show_default=False,
     ),
 ]
 
@@ -91,31 +106,56 @@ class BatchContext:
         if run_id is None and self.layout.local and self.config.run_id:
             within = (self.config.runs_dir / self.config.run_id).as_posix()
         try:
-            return self.db.find_upstream(job_type, run_id, within=within)
+            return self.db.find_upstream(job_type, run_id, within=within, model_name=self.config.model_name)
         except DatabaseError as exc:
             fail(str(exc))
 
 
 @contextmanager
-def open_context(env: str, needs_image: bool = True) -> Iterator[BatchContext]:
+def open_context(env: str, model: str | None, needs_image: bool = True) -> Iterator[BatchContext]:
     """Config, database and clients of one batch run; a problem with any of them ends it with one line."""
     try:
-        config = load_config(env)
+        config = load_config(env, model=model)
+        config.jobs  # noqa: B018 - ends the batch now when the model is ambiguous
         image_uri = config.image_uri() if needs_image else ""
+        database_url = config.database.url
     except ConfigError as exc:
         fail(str(exc), code=2)
-    db = DbAdapter(config.database.url)
+    db = DbAdapter(database_url)
     try:
         try:
             db.require_schema()
         except DatabaseError as exc:
             fail(str(exc))
         session = EndpointSession(config.aws.region, config.aws.endpoint_url)
+        if needs_image and not config.is_local:
+            require_pushed_image(session, image_uri, config.model_name)
         yield BatchContext(
             config=config, layout=Layout(config), db=db, s3=S3Client(session), image_uri=image_uri
         )
     finally:
         db.close()
+
+
+def require_pushed_image(session: EndpointSession, image_uri: str, model: str) -> None:
+    """End the batch before any job exists when SageMaker could not pull the image from ECR."""
+    image = EcrImage.parse(image_uri)
+    if image is None:  # not an ECR registry: nothing to ask
+        return
+    try:
+        pushed = image_is_pushed(session, image)
+    except ImageCheckError as exc:
+        fail(f"{exc}; no job was created")
+    if not pushed:
+        if image.tag == commit_tag():
+            dirty = "--allow-dirty " if image.tag.endswith("-dirty") else ""
+            how = (
+                f"scripts/docker/container/build.sh {dirty}{model} && "
+                f"scripts/docker/container/push.sh {dirty}{model}"
+            )
+        else:
+            how = f"scripts/docker/container/push.sh --tag {image.tag} {model}"
+        fail(f"image {image_uri} is not in ECR, so no job was created; push it first: {how}")
 
 
 class JobRecorder:
@@ -158,6 +198,13 @@ class JobRecorder:
                 console.print(f"  metrics: {job.metrics}", highlight=False)
         return job
 
+    def stop(self, reason: str) -> Job:
+        """Record the job Stopped, unless its record is final already (it ended just before the signal)."""
+        job = self.ctx.db.get_job(self.run_id)
+        if job is not None and job.status.is_terminal:
+            return job
+        return self.finish(JobStatus.STOPPED, failure_reason=reason)
+
 
 def record_job(
     ctx: BatchContext,
@@ -176,6 +223,7 @@ def record_job(
         run_id=run.run_id,
         job_type=job_type,
         job_name=job_name,
+        model_name=ctx.config.model_name,
         environment=ctx.config.environment.value,
         image_uri=image_uri,
         instance_type=instance_type,
@@ -190,16 +238,65 @@ def record_job(
     return JobRecorder(ctx, job)
 
 
-def run_recorded(recorder: JobRecorder, work: Callable[[], Job]) -> Job:
-    """Run `work`; any unexpected error marks the job Failed with a one-line reason, then exits non-zero."""
+class Interrupted(BaseException):
+    """SIGINT (Ctrl-C) or SIGTERM arrived while a job ran. A BaseException like KeyboardInterrupt, so that no
+    `except Exception` on the way up mistakes it for the job's own failure."""
+
+    def __init__(self, signal_number: int) -> None:
+        self.signal_number = signal_number
+        super().__init__(signal.Signals(signal_number).name)
+
+
+@contextmanager
+def signals_interrupt() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM raise `Interrupted` (Python would die of SIGTERM without any clean-up) and are
+    kept in the list this yields; a second one is ignored so that the clean-up finishes: one Ctrl-C in a
+    terminal reaches the batch twice when a local-run script hands it on too."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():  # only the main thread takes signals
+        yield received
+        return
+
+    def interrupt(number: int, _frame: FrameType | None) -> None:
+        if not received:
+            received.append(number)
+            raise Interrupted(number)
+
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        job = work()
-    except typer.Exit:
-        raise
-    except Exception as exc:  # the database must never keep a job "in progress" by mistake
-        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:1000]
-        recorder.finish(JobStatus.FAILED, failure_reason=reason)
-        fail(f"{recorder.job_name} failed: {reason}")
+        yield received
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _stop_and_exit(recorder: JobRecorder, signal_number: int) -> NoReturn:
+    name = signal.Signals(signal_number).name
+    job = recorder.stop(f"stopped by {name} before it finished")
+    fail(f"{job.job_name} stopped by {name}; recorded {job.status}", code=128 + signal_number)
+
+
+def run_recorded(recorder: JobRecorder, work: Callable[[], Job]) -> Job:
+    """Run `work`; any unexpected error marks the job Failed with a one-line reason, then exits non-zero.
+    SIGINT or SIGTERM stops the job (its containers are removed on the way up) and records it Stopped, then
+    exits with the shell's code for that signal (130, 143)."""
+    with signals_interrupt() as received:
+        try:
+            job = work()
+        except typer.Exit:
+            raise
+        except Interrupted as stop:
+            _stop_and_exit(recorder, stop.signal_number)
+        except Exception as exc:  # the database must never keep a job "in progress" by mistake
+            reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:1000]
+            recorder.finish(JobStatus.FAILED, failure_reason=reason)
+            fail(f"{recorder.job_name} failed: {reason}")
+        if received:
+            # Workaround: in sagemaker-train 1.27 ModelTrainer.train returns as if nothing happened when
+            # interrupted (sagemaker-core 2.27's telemetry decorator returns from a `finally`, which swallows
+            # the exception). The job's containers have told `work` how it really ended
+            # (sagemaker_client.containers_verdict); the signal still ends the batch.
+            _stop_and_exit(recorder, received[0])
     if job.status is not JobStatus.COMPLETED:
         fail(f"{job.job_name} ended {job.status}: {job.failure_reason or 'no reason given'}")
     return job

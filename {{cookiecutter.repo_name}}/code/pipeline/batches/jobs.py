@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from batches.common import BatchContext, JobRecorder, job_parameters, record_job, run_recorded
+from batches.common import BatchContext, JobRecorder, fail, job_parameters, record_job, run_recorded
+from utils.aws.local_mounts import refusal
 from utils.aws.sagemaker_client import JobResult, ProcessingRequest, SageMakerClient, TrainingRequest
 from utils.config_reader import JobSettings
 from utils.db.enum import JobStatus, JobType
@@ -27,6 +28,13 @@ def processing_arguments(parameters: Mapping[str, str | int | float | bool]) -> 
         text = str(value).lower() if isinstance(value, bool) else str(value)
         arguments += [f"--{name}", text]
     return arguments
+
+
+def _require_mountable_runs_dir(ctx: BatchContext) -> None:
+    """Local mode refuses to mount some folders (under /root, ~/.config, ...): say so before any record or
+    container, rather than as the job's failure."""
+    if ctx.config.is_local and (message := refusal(ctx.config.runs_dir)):
+        fail(message, code=2)
 
 
 def _finish(recorder: JobRecorder, result: JobResult, after: AfterCompletion | None) -> Job:
@@ -92,6 +100,7 @@ def submit_processing_job(
     after: AfterCompletion | None = None,
 ) -> Job:
     """Record a processing job, run it with its parameters as `--name value` arguments, record its end."""
+    _require_mountable_runs_dir(ctx)
     recorder, settings, parameters = _record(
         ctx, job_type, run, job_name, upstream, inputs, outputs, overrides
     )
@@ -124,6 +133,7 @@ def submit_training_job(
     overrides: list[str] | None,
 ) -> Job:
     """Record a training job, run it with its parameters as hyperparameters, record its end."""
+    _require_mountable_runs_dir(ctx)
     outputs = {"model_output": run.model_output}
     if not ctx.config.is_local:  # SageMaker syncs /opt/ml/checkpoints to S3; local mode does not
         outputs["checkpoints"] = run.checkpoints

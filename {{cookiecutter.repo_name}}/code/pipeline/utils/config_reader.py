@@ -2,7 +2,8 @@
 
 Overrides (applied after the file is read, before validation):
 
-- `DATABASE_URL`: SQLAlchemy URL of the job database (e.g. `postgresql+psycopg://user:pw@host/db`).
+- `DATABASE_URL`: SQLAlchemy URL of the job database (e.g. `postgresql+psycopg://user:pw@host/db`); dev
+  and prod need it or `database.url`.
 - `AWS_ENDPOINT_URL`: endpoint of every AWS API call (a local S3/SageMaker stand-in such as moto).
 - `IMAGE_TAG`: tag of the job image. Without it (or `images.tag`), the tag is the one
   `scripts/docker/*/build.sh` gives the current commit: its short SHA, plus `-dirty` for uncommitted changes.
@@ -10,20 +11,27 @@ Overrides (applied after the file is read, before validation):
 - `PIPELINE_RUNS_DIR`: folder of local runs and the default SQLite file (default: `runs/` at the repo root).
 - `PIPELINE_RUN_ID`: local mode only: the run folder (`runs/<id>/`) every stage of one lifecycle writes to;
   without it each batch opens a new folder named after its own run id.
-- `PIPELINE_MODEL`: the model (a folder of `code/container/`) instead of the file's `model_name`.
+- `PIPELINE_MODEL`: the model whose settings (`models.<name>`) a batch uses, as `--model` does; not needed
+  when the file has settings for one model only.
 """
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import os
 import re
 import subprocess
+import sys
+import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from utils import naming
 
 PIPELINE_DIR = Path(__file__).resolve().parents[1]
 CONFIG_DIR = PIPELINE_DIR / "configs"
@@ -56,7 +64,20 @@ class Mode(StrEnum):
     SAGEMAKER = "sagemaker"
 
 
+def _follows(rule: naming.Check) -> AfterValidator:
+    """Validation by one of the naming rules in `utils.naming`, reporting the rule's own words."""
+
+    def validate(value: str) -> str:
+        problem = rule(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(validate)
+
+
 NonEmpty = Annotated[str, Field(min_length=1)]
+ModelName = Annotated[str, _follows(naming.check_model_name)]
 
 
 class _Strict(BaseModel):
@@ -64,33 +85,40 @@ class _Strict(BaseModel):
 
 
 class AwsSettings(_Strict):
-    region: NonEmpty
+    region: Annotated[str, _follows(naming.check_region)]
     # Both are unused in local mode, where no AWS account is involved.
-    account_id: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
-    role_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")] | None = None
+    account_id: Annotated[str, _follows(naming.check_account_id)] | None = None
+    role_arn: Annotated[str, _follows(naming.check_role_arn)] | None = None
     endpoint_url: str | None = None
 
 
 class StorageSettings(_Strict):
-    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
-    prefix: str = ""
-
-    @field_validator("prefix")
-    @classmethod
-    def _no_surrounding_slashes(cls, value: str) -> str:
-        if value != value.strip("/"):
-            raise ValueError("must not start or end with '/'")
-        return value
+    bucket: Annotated[str, _follows(naming.check_bucket)]
+    # Empty: the keys start at the root of the bucket.
+    prefix: Annotated[str, _follows(lambda value: naming.check_prefix(value) if value else None)] = ""
 
 
 class ImageSettings(_Strict):
     registry: NonEmpty
-    repository_prefix: NonEmpty
+    repository_prefix: Annotated[str, _follows(naming.check_ecr_prefix)]
     tag: NonEmpty | None = None
 
 
 class DatabaseSettings(_Strict):
-    url: NonEmpty
+    """The job database. dev and prod have no default: a file on one submitter's machine would split the
+    team's job records, so their URL comes from DATABASE_URL or `url`. local defaults to a SQLite file."""
+
+    configured_url: NonEmpty | None = Field(default=None, alias="url")
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL; without one configured, the one-line `ConfigError` that says how to set it."""
+        if self.configured_url is None:
+            raise ConfigError(
+                "no job database: set DATABASE_URL (e.g. postgresql+psycopg://user:password@host:5432/db) or "
+                "database.url in configs/<env>.yaml; dev and prod have no default"
+            )
+        return self.configured_url
 
 
 class JobSettings(_Strict):
@@ -102,6 +130,8 @@ class JobSettings(_Strict):
 
 
 class JobsSettings(_Strict):
+    """One model's jobs: every model under `code/container/` has a block of these under `models:`."""
+
     preprocess: JobSettings
     training: JobSettings
     evaluation: JobSettings
@@ -111,13 +141,14 @@ class JobsSettings(_Strict):
 class Config(_Strict):
     environment: Environment
     mode: Mode
-    model_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     aws: AwsSettings
     # Where S3 data lives; local mode keeps everything under runs_dir instead.
     storage: StorageSettings | None = None
     images: ImageSettings
     database: DatabaseSettings
-    jobs: JobsSettings
+    models: Annotated[dict[ModelName, JobsSettings], Field(min_length=1)]
+    # The model a batch works on (`--model`, PIPELINE_MODEL or the only one); None while several are possible.
+    selected_model: ModelName | None = None
     runs_dir: Path
     # The local run folder shared by the stages of one lifecycle (runs/<run_id>/); see utils/layout.py.
     run_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] | None = None
@@ -142,6 +173,21 @@ class Config(_Strict):
     def is_local(self) -> bool:
         return self.mode is Mode.LOCAL
 
+    @property
+    def model_name(self) -> str:
+        if self.selected_model is None:
+            raise ConfigError(
+                f"settings for several models ({', '.join(sorted(self.models))}): "
+                f"choose one with --model NAME "
+                f"(or {ENV_MODEL}=NAME)"
+            )
+        return self.selected_model
+
+    @property
+    def jobs(self) -> JobsSettings:
+        """The job settings of the selected model."""
+        return self.models[self.model_name]
+
     def image_uri(self, image_name: str | None = None) -> str:
         """The job image; every model image is `<registry>/<repository_prefix>/<model>:<tag>`."""
         if self.images.tag is None:
@@ -154,7 +200,8 @@ class Config(_Strict):
 
 def _apply_overrides(raw: dict[str, Any], environ: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
     if environ.get(ENV_DATABASE_URL):
-        raw.setdefault("database", {})
+        if raw.get("database") is None:
+            raw["database"] = {}
         if isinstance(raw["database"], dict):
             raw["database"]["url"] = environ[ENV_DATABASE_URL]
     if environ.get(ENV_AWS_ENDPOINT_URL):
@@ -169,8 +216,6 @@ def _apply_overrides(raw: dict[str, Any], environ: dict[str, str] | os._Environ[
     raw["runs_dir"] = Path(environ.get(ENV_RUNS_DIR) or REPO_ROOT / "runs").resolve()
     if environ.get(ENV_RUN_ID):
         raw["run_id"] = environ[ENV_RUN_ID]
-    if environ.get(ENV_MODEL):
-        raw["model_name"] = environ[ENV_MODEL]
     return raw
 
 
@@ -198,14 +243,49 @@ def commit_tag(repo_root: Path = REPO_ROOT) -> str | None:
 
 
 def _describe(error: ValidationError, source: Path) -> str:
-    first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"{source}: {key}: {first['msg']}{more}"
+    """Every problem on one line, each naming its key; a misspelt key is named with the key it stands for."""
+    problems = error.errors()
+
+    def dotted(loc: tuple[Any, ...]) -> str:
+        return ".".join(str(part) for part in loc) or "(top level)"
+
+    missing = {tuple(p["loc"]) for p in problems if p["type"] == "missing"}
+    meant: dict[tuple[Any, ...], str] = {}
+    for problem in problems:
+        if problem["type"] == "extra_forbidden":
+            loc = tuple(problem["loc"])
+            siblings = [str(m[-1]) for m in missing if m[:-1] == loc[:-1] and m[-1] not in meant.values()]
+            guess = difflib.get_close_matches(str(loc[-1]), siblings, n=1)
+            if guess:
+                meant[loc] = guess[0]
+    explained = {(*loc[:-1], key) for loc, key in meant.items()}
+    unknown: list[str] = []
+    others: list[str] = []
+    for problem in problems:
+        loc = tuple(problem["loc"])
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if loc in explained:
+            continue
+        if problem["type"] == "extra_forbidden":
+            hint = f": did you mean {meant[loc]!r}?" if loc in meant else ""
+            unknown.append(f"{dotted(loc)}: unknown key {loc[-1]!r}{hint}")
+        elif loc[-1:] == ("[key]",):
+            others.append(f"{dotted(loc[:-2])}: {loc[-2]!r} is not a valid name: {message}")
+        else:
+            others.append(f"{dotted(loc)}: {message}")
+    return f"{source}: " + "; ".join(unknown + others)
 
 
-def load_config(env: str, config_dir: Path | None = None, environ: dict[str, str] | None = None) -> Config:
-    """Read, override and validate `configs/<env>.yaml`; any problem raises one `ConfigError` line."""
+def load_config(
+    env: str,
+    config_dir: Path | None = None,
+    environ: dict[str, str] | None = None,
+    model: str | None = None,
+) -> Config:
+    """Read, override and validate `configs/<env>.yaml`; any problem raises one `ConfigError` line.
+
+    `model` (else PIPELINE_MODEL, else the only model of the file) selects the settings block under `models:`.
+    """
     source = (config_dir or CONFIG_DIR) / f"{env}.yaml"
     variables = os.environ if environ is None else environ
     if env not in {e.value for e in Environment}:
@@ -229,10 +309,105 @@ def load_config(env: str, config_dir: Path | None = None, environ: dict[str, str
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
-    database = config.database.model_copy(
-        update={"url": _resolve_sqlite_path(config.database.url, config.runs_dir)}
-    )
+    requested = model or variables.get(ENV_MODEL) or None
+    if requested is not None and requested not in config.models:
+        raise ConfigError(
+            f"{source}: models: no settings for model {requested!r} "
+            f"(models: {', '.join(sorted(config.models))})"
+        )
+    selected = requested or (next(iter(config.models)) if len(config.models) == 1 else None)
+    database = config.database
+    if database.configured_url is not None:
+        database = database.model_copy(
+            update={"configured_url": _resolve_sqlite_path(database.configured_url, config.runs_dir)}
+        )
     images = config.images
     if images.tag is None:
         images = images.model_copy(update={"tag": commit_tag()})
-    return config.model_copy(update={"database": database, "images": images})
+    return config.model_copy(update={"database": database, "images": images, "selected_model": selected})
+
+
+def _model_blocks(lines: list[str]) -> tuple[int, int, dict[str, tuple[int, int]]]:
+    """The `models:` section of a config file (first line, end) and each model's block in it (start, end)."""
+    try:
+        start = lines.index("models:\n")
+    except ValueError:
+        raise ConfigError("no top-level 'models:' section") from None
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i][:1] not in ("", " ", "#", "\n")), len(lines)
+    )
+    blocks: dict[str, tuple[int, int]] = {}
+    header = re.compile(r"^  ([a-z][a-z0-9_]*):\s*$")
+    for index in range(start + 1, end):
+        match = header.match(lines[index])
+        if match:
+            if blocks:
+                last = next(reversed(blocks))
+                blocks[last] = (blocks[last][0], index)
+            blocks[match.group(1)] = (index, end)
+    return start, end, blocks
+
+
+def add_model_settings(name: str, source: str, config_dir: Path | None = None) -> list[Path]:
+    """Give model `name` a copy of `source`'s settings in every environment's config, comments included.
+
+    Every file is checked before any is written and each is replaced whole, so a problem changes none.
+    """
+    directory = config_dir or CONFIG_DIR
+    updated: dict[Path, str] = {}
+    for env in Environment:
+        path = directory / f"{env.value}.yaml"
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        try:
+            _, end, blocks = _model_blocks(lines)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        if name in blocks:
+            raise ConfigError(f"{path}: models: {name} has settings already")
+        if source not in blocks:
+            raise ConfigError(f"{path}: models: no settings for model {source!r} to copy")
+        first, last = blocks[source]
+        while last > first + 1 and not lines[last - 1].strip():
+            last -= 1
+        copied = [f"  {name}:\n", *lines[first + 1 : last]]
+        if copied[-1][-1:] != "\n":
+            copied[-1] += "\n"
+        insert_at = end
+        while insert_at > first and not lines[insert_at - 1].strip():
+            insert_at -= 1
+        text = "".join(lines[:insert_at] + copied + lines[insert_at:])
+        updated[path] = text
+    with tempfile.TemporaryDirectory() as scratch:
+        for path, text in updated.items():
+            (Path(scratch) / path.name).write_text(text, encoding="utf-8")
+        for env in Environment:
+            load_config(env.value, config_dir=Path(scratch), environ={}, model=name)
+    for path, text in updated.items():
+        partial = path.with_name(f".{path.name}.new")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    return list(updated)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m utils.config_reader add-model NAME --from SOURCE`: used by scripts/new_model.sh."""
+    parser = argparse.ArgumentParser(prog="python -m utils.config_reader", description=main.__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser(
+        "add-model", help="copy a model's settings block to a new model in every config"
+    )
+    add.add_argument("name")
+    add.add_argument("--from", dest="source", required=True)
+    arguments = parser.parse_args(argv)
+    try:
+        paths = add_model_settings(arguments.name, arguments.source)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for path in paths:
+        print(f"added models.{arguments.name} to {path.relative_to(REPO_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

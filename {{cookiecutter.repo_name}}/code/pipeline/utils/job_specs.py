@@ -15,6 +15,8 @@ PROCESSING_OUTPUT = "/opt/ml/processing/output"
 
 RAW_DATA_FILE = "data.csv"
 MODEL_ARCHIVE = "model.tar.gz"
+# What the training job saves into its model archive (code/container/<model>/utils/model.py).
+MODEL_FILE = "model.joblib"
 EVALUATION_REPORT = "evaluation.json"
 # The report's metrics, in SageMaker's model quality layout: {key: {name: {"value": number}}}
 EVALUATION_METRICS_KEY = "binary_classification_metrics"
@@ -24,6 +26,10 @@ PREDICTION_COLUMNS = ("id", "prediction", "probability")
 # Source table columns written to the raw CSV, in this order; the id column lets predictions find their row.
 ID_COLUMN = "id"
 LABEL_COLUMN = "label"
+# What a label means, as the job image's raw data contract (utils/schema.py) defines it: label 1 is the class
+# the model is there to find, so precision, recall and ROC are about it.
+POSITIVE_LABEL = 1
+CLASS_NAMES: dict[int, str] = {0: "benign", POSITIVE_LABEL: "malignant"}
 
 TRAINING_CHANNELS = ("train", "validation")
 # The training job logs `validation_<name>=<value>;`; SageMaker scrapes these into the job's final metrics.

@@ -184,7 +184,7 @@ def test_inference_keeps_ids_for_every_input_file(
     write_csv(unlabelled.iloc[300:], opt_ml / "processing" / "input" / "data" / "part-b.csv")
     assert inference.main([]) == 0
     output = opt_ml / "processing" / "output" / "predictions"
-    part_a = pd.read_csv(output / "part-a.csv")
+    part_a = pd.read_csv(output / "part-a.csv", dtype={ID_COLUMN: str})
     assert list(part_a.columns) == [ID_COLUMN, "probability", "prediction"]
     assert part_a[ID_COLUMN].tolist() == unlabelled[ID_COLUMN].iloc[:300].tolist()
     assert len(pd.read_csv(output / "part-b.csv")) == 269

@@ -25,7 +25,7 @@ from utils.model import (
     save_model,
     train_in_stages,
 )
-from utils.plots import plot_confusion_matrix, plot_roc_curve
+from utils.plots import confusion_matrix_figure, plot_confusion_matrix, plot_roc_curve, roc_curve_figure
 
 SMALL = Hyperparameters(n_estimators=30, checkpoint_interval=10, max_depth=2)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -122,6 +122,16 @@ def test_evaluation_report_uses_model_quality_layout() -> None:
     assert report["samples"] == 4
 
 
+def test_evaluation_report_names_the_classes_of_its_labels() -> None:
+    labels = np.array([0, 0, 1, 1, 1])
+    report = evaluation_report(labels, np.array([0.1, 0.2, 0.9, 0.8, 0.3]), threshold=0.5)
+    assert report["class_names"] == {"0": "benign", "1": "malignant"}
+    assert report["positive_class"] == "malignant"
+    # One malignant tumour (label 1) was missed: recall is about the malignant class.
+    assert report["binary_classification_metrics"]["confusion_matrix"]["1"] == {"0": 1, "1": 2}
+    assert report["binary_classification_metrics"]["recall"]["value"] == pytest.approx(2 / 3)
+
+
 def test_plots_are_png_files(tmp_path: Path) -> None:
     labels = np.array([0, 1, 0, 1, 1])
     probabilities = np.array([0.2, 0.8, 0.4, 0.3, 0.9])
@@ -130,3 +140,15 @@ def test_plots_are_png_files(tmp_path: Path) -> None:
         plot_confusion_matrix(labels, probabilities, 0.5, tmp_path / "cm.png"),
     ):
         assert path.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_plots_name_the_classes_not_the_label_codes() -> None:
+    labels = np.array([0, 1, 0, 1, 1])
+    probabilities = np.array([0.2, 0.8, 0.4, 0.3, 0.9])
+    (matrix_axes,) = confusion_matrix_figure(labels, probabilities, 0.5).axes
+    assert [tick.get_text() for tick in matrix_axes.get_xticklabels()] == ["benign", "malignant"]
+    assert [tick.get_text() for tick in matrix_axes.get_yticklabels()] == ["benign", "malignant"]
+    assert (matrix_axes.get_xlabel(), matrix_axes.get_ylabel()) == ("Predicted class", "True class")
+    (roc_axes,) = roc_curve_figure(labels, probabilities).axes
+    assert roc_axes.get_title() == "ROC curve: malignant vs benign"
+    assert "malignant found" in roc_axes.get_ylabel()

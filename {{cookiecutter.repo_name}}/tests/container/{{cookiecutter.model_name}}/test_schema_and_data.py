@@ -7,18 +7,36 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.datasets import load_breast_cancer
 
 from utils.data import Splits, read_csv_folder, split_dataset
 from utils.errors import JobError, MissingInputError
 from utils.example_data import write_example_csv
-from utils.schema import FEATURE_COLUMNS, ID_COLUMN, LABEL_COLUMN, SchemaError, validate
+from utils.schema import (
+    CLASS_NAMES,
+    FEATURE_COLUMNS,
+    ID_COLUMN,
+    LABEL_COLUMN,
+    POSITIVE_LABEL,
+    SchemaError,
+    validate,
+)
 
 
 def test_example_data_follows_the_schema(raw_frame: pd.DataFrame) -> None:
     frame = validate(raw_frame)
     assert list(frame.columns) == [ID_COLUMN, *FEATURE_COLUMNS, LABEL_COLUMN]
     assert len(frame) == 569
-    assert frame[LABEL_COLUMN].sum() == 212  # malignant tumours are the positive class
+    # The pipeline's seeded source table has these ids and 212 positives too (tests/pipeline/test_seed.py).
+    assert frame[ID_COLUMN].tolist() == [str(index) for index in range(569)]
+    assert frame[LABEL_COLUMN].sum() == 212
+
+
+def test_example_label_1_is_the_malignant_class(raw_frame: pd.DataFrame) -> None:
+    dataset = load_breast_cancer()
+    sklearn_names = [str(dataset.target_names[code]) for code in dataset.target]
+    assert CLASS_NAMES[POSITIVE_LABEL] == "malignant"
+    assert [CLASS_NAMES[label] for label in raw_frame[LABEL_COLUMN]] == sklearn_names
 
 
 def test_validate_drops_extra_columns_and_keeps_contract_order(raw_frame: pd.DataFrame) -> None:
@@ -36,11 +54,16 @@ def test_every_problem_is_reported_at_once(raw_frame: pd.DataFrame) -> None:
     broken.loc[3, "mean_area"] = "n/a"
     broken.loc[4, "worst_texture"] = np.inf
     broken.loc[5, LABEL_COLUMN] = 2
-    broken.loc[6, ID_COLUMN] = "case-0007"
+    broken.loc[6, ID_COLUMN] = str(raw_frame[ID_COLUMN].iloc[7])
     with pytest.raises(SchemaError) as caught:
         validate(broken)
     message = str(caught.value)
-    for fragment in ("duplicate id", "mean_area: 1 value", "worst_texture: 1 value", "other than 0 or 1"):
+    for fragment in (
+        "duplicate id",
+        "mean_area: 1 value",
+        "worst_texture: 1 value",
+        "other than 0 (benign) or 1 (malignant)",
+    ):
         assert fragment in message
 
 

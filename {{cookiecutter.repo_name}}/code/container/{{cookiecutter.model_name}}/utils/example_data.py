@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.datasets import load_breast_cancer
 
-from utils.schema import FEATURE_COLUMNS, ID_COLUMN, LABEL_COLUMN
+from utils.schema import CLASS_NAMES, FEATURE_COLUMNS, ID_COLUMN, LABEL_COLUMN
 
 
 def _column_name(sklearn_name: str) -> str:
@@ -23,7 +23,8 @@ def _column_name(sklearn_name: str) -> str:
 
 
 def example_frame() -> pd.DataFrame:
-    """The 569 rows in the raw schema: an id, 30 measurements and label 1 for malignant."""
+    """The 569 rows in the raw schema: the sample's index as id (as in the pipeline's source table), 30
+    measurements and the label of its class in `utils.schema.CLASS_NAMES` (1 for malignant)."""
     dataset = load_breast_cancer(as_frame=True)
     features = dataset.data.rename(columns=_column_name)
     if tuple(features.columns) != FEATURE_COLUMNS:
@@ -31,9 +32,13 @@ def example_frame() -> pd.DataFrame:
             "scikit-learn's breast cancer columns no longer match utils.schema.FEATURE_COLUMNS"
         )
     frame: pd.DataFrame = features.copy()
-    frame.insert(0, ID_COLUMN, [f"case-{index:04d}" for index in range(len(frame))])
-    # scikit-learn codes malignant as 0; the schema makes the class of interest the positive one.
-    frame[LABEL_COLUMN] = 1 - dataset.target.astype(int)
+    frame.insert(0, ID_COLUMN, [str(index) for index in range(len(frame))])
+    # scikit-learn codes malignant as 0: labels are looked up by class name, never copied as codes.
+    label_of = {name: label for label, name in CLASS_NAMES.items()}
+    class_names = [str(dataset.target_names[code]) for code in dataset.target]
+    if not set(class_names) <= set(label_of):
+        raise RuntimeError("scikit-learn's breast cancer classes no longer match utils.schema.CLASS_NAMES")
+    frame[LABEL_COLUMN] = [label_of[name] for name in class_names]
     return frame
 
 

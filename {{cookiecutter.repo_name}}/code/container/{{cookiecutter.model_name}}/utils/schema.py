@@ -1,7 +1,8 @@
 """The raw data contract: which columns a raw CSV must have and what their values may be.
 
 The example is scikit-learn's breast cancer dataset (569 tumours, 30 numeric measurements). A team replacing
-the model replaces FEATURE_COLUMNS, LABEL_COLUMN and the checks in `validate`.
+the model replaces FEATURE_COLUMNS, LABEL_COLUMN, CLASS_NAMES and the checks in `validate`. The pipeline's
+source table mirrors this contract (code/pipeline/utils/job_specs.py): change both together.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from utils.errors import JobError
 
 ID_COLUMN = "id"
 LABEL_COLUMN = "label"
-# Positive class (label 1) is a malignant tumour, so recall and ROC read as "finding the cancers".
+# The positive class (label 1) is a malignant tumour, so recall and ROC read as "finding the cancers".
+NEGATIVE_LABEL = 0
 POSITIVE_LABEL = 1
+# What each label means; plots and reports show these names.
+CLASS_NAMES: dict[int, str] = {NEGATIVE_LABEL: "benign", POSITIVE_LABEL: "malignant"}
 FEATURE_COLUMNS: tuple[str, ...] = tuple(
     f"{statistic}_{measure}"
     for statistic in ("mean", "se", "worst")
@@ -69,9 +73,10 @@ def validate(frame: pd.DataFrame, *, require_label: bool = True) -> pd.DataFrame
     )
     if require_label:
         labels = pd.to_numeric(frame[LABEL_COLUMN], errors="coerce")
-        invalid = ~labels.isin([0, 1])
+        invalid = ~labels.isin(list(CLASS_NAMES))
         if invalid.any():
-            problems.append(f"column {LABEL_COLUMN}: {int(invalid.sum())} value(s) other than 0 or 1")
+            allowed = " or ".join(f"{label} ({name})" for label, name in CLASS_NAMES.items())
+            problems.append(f"column {LABEL_COLUMN}: {int(invalid.sum())} value(s) other than {allowed}")
         elif labels.nunique() < 2:
             problems.append(f"column {LABEL_COLUMN}: only one class present")
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from batches.common import EnvOption, fail, open_context, record_job, run_recorded
+from batches.common import EnvOption, ModelOption, fail, open_context, record_job, run_recorded
 from utils.db.enum import JobStatus, JobType
 from utils.db.schema import Job
 
@@ -12,9 +12,9 @@ app = typer.Typer(add_completion=False, help=__doc__)
 
 
 @app.command()
-def main(env: EnvOption) -> None:
+def main(env: EnvOption, model: ModelOption = None) -> None:
     """Write every source row as CSV to {root}/collection/{run_id}/raw/data.csv."""
-    with open_context(env, needs_image=False) as ctx:
+    with open_context(env, model, needs_image=False) as ctx:
         run, name = ctx.new_run(JobType.COLLECTION)
         recorder = record_job(ctx, JobType.COLLECTION, run, name, output_uris={"raw": run.raw_dir})
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from batches.common import EnvOption, ParamOption, open_context
+from batches.common import EnvOption, ModelOption, ParamOption, open_context
 from batches.jobs import submit_processing_job
 from utils.aws.sagemaker_client import JobResult
 from utils.db.enum import JobType
@@ -36,6 +36,7 @@ def report_metrics(report: dict[str, Any]) -> dict[str, float]:
 @app.command()
 def main(
     env: EnvOption,
+    model: ModelOption = None,
     param: ParamOption = None,
     training_run_id: Annotated[
         str | None,
@@ -43,7 +44,7 @@ def main(
     ] = None,
 ) -> None:
     """Submit the evaluation processing job for a training run's model and its preprocess run's test split."""
-    with open_context(env) as ctx:
+    with open_context(env, model) as ctx:
         training = ctx.upstream(JobType.TRAINING, training_run_id)
         preprocess = ctx.upstream(JobType.PREPROCESS, training.upstream_run_ids[JobType.PREPROCESS.value])
         run, name = ctx.new_run(JobType.EVALUATION)

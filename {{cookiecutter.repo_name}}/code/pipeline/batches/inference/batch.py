@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from batches.common import EnvOption, ParamOption, open_context
+from batches.common import EnvOption, ModelOption, ParamOption, open_context
 from batches.jobs import submit_processing_job
 from utils.aws.s3_client import S3Client
 from utils.aws.sagemaker_client import JobResult
@@ -47,6 +47,7 @@ def read_predictions(s3: S3Client, folder: str) -> list[PredictionRow]:
 @app.command()
 def main(
     env: EnvOption,
+    model: ModelOption = None,
     param: ParamOption = None,
     training_run_id: Annotated[
         str | None, typer.Option(help="Training run whose model to use (default: the latest completed one).")
@@ -56,7 +57,7 @@ def main(
     ] = None,
 ) -> None:
     """Submit the inference processing job and write its predictions to the database."""
-    with open_context(env) as ctx:
+    with open_context(env, model) as ctx:
         training = ctx.upstream(JobType.TRAINING, training_run_id)
         collection = ctx.upstream(JobType.COLLECTION, collection_run_id)
         run, name = ctx.new_run(JobType.INFERENCE)

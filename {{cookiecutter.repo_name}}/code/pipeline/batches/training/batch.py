@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from batches.common import EnvOption, ParamOption, open_context
+from batches.common import EnvOption, ModelOption, ParamOption, open_context
 from batches.jobs import submit_training_job
 from utils.db.enum import JobType
 from utils.job_specs import TRAINING_CHANNELS
@@ -17,6 +17,7 @@ app = typer.Typer(add_completion=False, help=__doc__)
 @app.command()
 def main(
     env: EnvOption,
+    model: ModelOption = None,
     param: ParamOption = None,
     preprocess_run_id: Annotated[
         str | None,
@@ -24,7 +25,7 @@ def main(
     ] = None,
 ) -> None:
     """Submit a training job with the train and validation channels of a preprocess run."""
-    with open_context(env) as ctx:
+    with open_context(env, model) as ctx:
         preprocess = ctx.upstream(JobType.PREPROCESS, preprocess_run_id)
         run, name = ctx.new_run(JobType.TRAINING)
         submit_training_job(

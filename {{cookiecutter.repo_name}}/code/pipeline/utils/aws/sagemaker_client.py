@@ -14,14 +14,16 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from sagemaker.core.config.config_manager import SageMakerConfig
 from sagemaker.core.helper.session_helper import Session
 from sagemaker.core.local.local_session import LocalSession
 from sagemaker.core.processing import Processor
@@ -39,7 +41,7 @@ from sagemaker.train.model_trainer import Mode, ModelTrainer
 from utils.aws.session import EndpointSession
 from utils.config_reader import Config, JobSettings
 from utils.db.enum import JobStatus
-from utils.job_specs import MODEL_ARCHIVE
+from utils.job_specs import MODEL_ARCHIVE, MODEL_FILE
 from utils.layout import RunLayout
 
 __all__ = [
@@ -60,6 +62,20 @@ SDK_CONFIG: dict[str, Any] = {
     "SchemaVersion": "1.0",
     "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
 }
+
+# SDK 3.27 checks the whole SDK config against its JSON schema on every config lookup (about a second each, a
+# dozen lookups a job). SDK_CONFIG never changes: it is checked once here, any other config on each lookup.
+# Canary: test_sagemaker_client.py::test_the_sdk_still_checks_its_config_on_every_lookup.
+_check_sdk_config = SageMakerConfig.validate_sagemaker_config
+_check_sdk_config(SDK_CONFIG)
+
+
+def _check_once(sagemaker_config: dict[str, Any] | None = None) -> None:
+    if sagemaker_config != SDK_CONFIG:
+        _check_sdk_config(sagemaker_config)
+
+
+SageMakerConfig.validate_sagemaker_config = staticmethod(_check_once)
 
 _SAGEMAKER_STATUSES = {
     "InProgress": JobStatus.IN_PROGRESS,
@@ -146,43 +162,125 @@ def _role_validation_disabled(disabled: bool) -> Iterator[None]:
 
 
 COMPOSE_WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
+# Exit codes of a container whose main process was stopped by a signal: SIGINT, SIGKILL (`docker stop` after
+# its grace period, `docker kill`), SIGTERM.
+STOPPED_EXIT_CODES = frozenset({130, 137, 143})
 
 
-def remove_exited_containers(container_root: str) -> None:
-    """Local mode's `compose up --abort-on-container-exit` leaves its stopped containers behind."""
+@dataclass(frozen=True)
+class ContainerEnd:
+    """How one local-mode job container ended, as Docker reports it."""
+
+    container_id: str
+    name: str
+    running: bool
+    exit_code: int
+    oom_killed: bool
+
+
+def job_containers(container_root: str) -> list[ContainerEnd]:
+    """Every container, in any state, of the Compose projects local mode ran under `container_root`."""
     try:
         listed = subprocess.run(
-            [
-                "docker",
-                "ps",
-                "--all",
-                "--quiet",
-                "--filter",
-                "status=exited",
-                "--filter",
-                "status=created",
-                "--filter",
-                f"label={COMPOSE_WORKING_DIR_LABEL}",
-            ],
+            ["docker", "ps", "--all", "--quiet", "--filter", f"label={COMPOSE_WORKING_DIR_LABEL}"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout.split()
         if not listed:
-            return
+            return []
         details = json.loads(
             subprocess.run(["docker", "inspect", *listed], capture_output=True, text=True, check=True).stdout
         )
-        ours = [
-            item["Id"]
-            for item in details
-            if str(item["Config"]["Labels"].get(COMPOSE_WORKING_DIR_LABEL, "")).startswith(container_root)
-        ]
-        if ours:
-            subprocess.run(["docker", "rm", *ours], capture_output=True, check=True)
     except (OSError, subprocess.CalledProcessError, ValueError):
-        # Leftover stopped containers cost disk space only; they never fail the job.
+        # No Docker to ask: the SDK's own answer and the outputs decide how the job ended.
+        return []
+    return [
+        ContainerEnd(
+            container_id=str(item["Id"]),
+            name=str(item["Name"]).lstrip("/"),
+            running=bool(item["State"].get("Running")),
+            exit_code=int(item["State"].get("ExitCode") or 0),
+            oom_killed=bool(item["State"].get("OOMKilled")),
+        )
+        for item in details
+        if _is_under(str(item["Config"]["Labels"].get(COMPOSE_WORKING_DIR_LABEL, "")), container_root)
+    ]
+
+
+def remove_containers(containers: list[ContainerEnd]) -> None:
+    """Local mode's `compose up --abort-on-container-exit` leaves its containers behind, and after an
+    interrupt they may still be running: force-remove them, so that none outlives its job."""
+    if not containers:
         return
+    try:
+        subprocess.run(
+            ["docker", "rm", "--force", *(c.container_id for c in containers)],
+            capture_output=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        # Leftover containers cost disk space only; the local-run scripts remove them again on exit.
+        return
+
+
+def containers_verdict(containers: list[ContainerEnd]) -> tuple[JobStatus, str] | None:
+    """How the job ended by its containers' own exits, when that is not Completed; None when every container
+    exited 0 (or Docker has none to show).
+
+    Workaround for two SDK behaviours that make an interrupted local job "complete" with whatever its
+    folders hold: sagemaker-core 2.27's `_stream_output` (sagemaker.core.local.image) takes Docker Compose's
+    exit code 130, what an interrupted `compose up` returns, for success; and its telemetry decorator around
+    sagemaker-train 1.27's ModelTrainer.train returns from a `finally`, swallowing a Ctrl-C's exception.
+    Canaries for both: tests/pipeline/test_local_job_end.py.
+
+    Compose stops the other containers once one exits (`--abort-on-container-exit`), so a stopped container
+    beside one that exited 0 is that cascade, not a stop of the job.
+    """
+    running = [c.name for c in containers if c.running]
+    if running:
+        return JobStatus.STOPPED, f"stopped before it finished: container {running[0]} was still running"
+    for container in containers:
+        if container.oom_killed:
+            return JobStatus.FAILED, f"container {container.name} ran out of memory"
+        if container.exit_code not in STOPPED_EXIT_CODES | {0}:
+            return JobStatus.FAILED, f"container {container.name} exited with code {container.exit_code}"
+    stopped = [c for c in containers if c.exit_code in STOPPED_EXIT_CODES]
+    if stopped and all(c.exit_code != 0 for c in containers):
+        first = stopped[0]
+        return JobStatus.STOPPED, (
+            f"stopped before it finished: container {first.name} ended by a signal "
+            f"(exit code {first.exit_code})"
+        )
+    return None
+
+
+def model_archive_problem(archive: Path) -> str | None:
+    """Why a training job's model archive cannot be used (missing, unreadable, without the model file)."""
+    if not archive.is_file():
+        return f"the job wrote no {archive}"
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            files = {Path(member.name).name for member in tar.getmembers() if member.isfile()}
+    except (OSError, tarfile.TarError) as exc:
+        return f"its model archive {archive} is unreadable: {_one_line(exc)}"
+    if MODEL_FILE not in files:
+        held = ", ".join(sorted(files)) if files else "nothing"
+        return f"its model archive {archive} holds no {MODEL_FILE} (it holds {held})"
+    return None
+
+
+def empty_output_problem(outputs: dict[str, str]) -> str | None:
+    """Why a processing job's outputs cannot be used: a named output folder missing or without any file."""
+    for name, folder in outputs.items():
+        path = Path(folder)
+        if not path.is_dir() or not any(item.is_file() for item in path.rglob("*")):
+            return f"the job wrote nothing to its {name} output ({folder})"
+    return None
+
+
+def _is_under(location: str, folder: str) -> bool:
+    return location == folder or location.startswith(folder.rstrip("/") + "/")
 
 
 def hand_back_ownership(container_root: str, image_uri: str) -> None:
@@ -257,6 +355,24 @@ def local_failure_reason(exc: BaseException, container_root: str, log: _LogTail)
         if match:
             return match.group("reason").strip()[:1000]
     return _one_line(exc)
+
+
+def run_local_job(
+    start: Callable[[], object], container_root: str, image_uri: str
+) -> tuple[JobStatus, str | None]:
+    """Run one local-mode job to its end and say how it ended: Failed with the job's reason when the SDK
+    raises, else by its containers' own exits (`containers_verdict`). The containers never outlive the call:
+    on Ctrl-C or SIGTERM (which pass through as BaseException) they are removed while still running."""
+    try:
+        with _log_tail() as log:
+            start()
+    except Exception as exc:  # any local-mode failure is the job's failure
+        return JobStatus.FAILED, local_failure_reason(exc, container_root, log)
+    finally:
+        ended = job_containers(container_root)
+        remove_containers(ended)
+        hand_back_ownership(container_root, image_uri)
+    return containers_verdict(ended) or (JobStatus.COMPLETED, None)
 
 
 def _file_uri(path: str) -> str:
@@ -336,25 +452,23 @@ class SageMakerClient:
             for target, _ in request.outputs.values():
                 Path(target).mkdir(parents=True, exist_ok=True)
             notify(JobStatus.IN_PROGRESS, "running in local mode (Docker)")
-            try:
-                with _log_tail() as log:
-                    processor.run(
-                        inputs=inputs,
-                        outputs=outputs,
-                        arguments=request.arguments or None,
-                        # The local client runs the job to its end inside run(); waiting would only add
-                        # the SDK's first 10-second poll.
-                        wait=False,
-                        logs=False,  # logs=True reads CloudWatch even in local mode
-                        job_name=request.job_name,
-                    )
-            except Exception as exc:  # any local-mode failure is the job's failure
-                reason = local_failure_reason(exc, request.run.local_container_root, log)
-                return JobResult(request.job_name, JobStatus.FAILED, reason, output_uris)
-            finally:
-                remove_exited_containers(request.run.local_container_root)
-                hand_back_ownership(request.run.local_container_root, request.image_uri)
-            return JobResult(request.job_name, JobStatus.COMPLETED, None, output_uris)
+            status, reason = run_local_job(
+                lambda: processor.run(
+                    inputs=inputs,
+                    outputs=outputs,
+                    arguments=request.arguments or None,
+                    # The local client runs the job to its end inside run(); waiting would only add the
+                    # SDK's first 10-second poll.
+                    wait=False,
+                    logs=False,  # logs=True reads CloudWatch even in local mode
+                    job_name=request.job_name,
+                ),
+                request.run.local_container_root,
+                request.image_uri,
+            )
+            if status is JobStatus.COMPLETED and (problem := empty_output_problem(output_uris)):
+                status, reason = JobStatus.FAILED, problem
+            return JobResult(request.job_name, status, reason, output_uris)
 
         processor.run(
             inputs=inputs,
@@ -451,19 +565,18 @@ class SageMakerClient:
         ]
         artifact = run.model_artifact(request.base_job_name, True)
         notify(JobStatus.IN_PROGRESS, "running in local mode (Docker)")
-        try:
-            with _log_tail() as log:
-                trainer.train(input_data_config=channels, wait=True, logs=False)
-        except Exception as exc:  # any local-mode failure is the job's failure
-            reason = local_failure_reason(exc, run.local_container_root, log)
-            return JobResult(request.base_job_name, JobStatus.FAILED, reason)
-        finally:
-            remove_exited_containers(run.local_container_root)
-            hand_back_ownership(run.local_container_root, request.image_uri)
-        # Local mode ignores output_data_config; the archive lands in the container root.
+        status, reason = run_local_job(
+            lambda: trainer.train(input_data_config=channels, wait=True, logs=False),
+            run.local_container_root,
+            request.image_uri,
+        )
+        if status is not JobStatus.COMPLETED:
+            return JobResult(request.base_job_name, status, reason)
+        # Local mode ignores output_data_config; the archive lands in the container root. The SDK packs it
+        # even from an empty model folder, so only its content shows the job finished its work.
         produced = container_root / "compressed_artifacts" / MODEL_ARCHIVE
-        if not produced.is_file():
-            return JobResult(request.base_job_name, JobStatus.FAILED, f"the job wrote no {produced}")
+        if problem := model_archive_problem(produced):
+            return JobResult(request.base_job_name, JobStatus.FAILED, problem)
         Path(artifact).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(produced, artifact)
         return JobResult(request.base_job_name, JobStatus.COMPLETED, None, {"model": artifact})

@@ -1,5 +1,6 @@
-"""Database commands: `init` creates the schema and seeds the source data; `jobs` lists job records; `run`
-summarises one local run folder."""
+"""Database commands: `upgrade` applies the schema's migrations; `init` upgrades and seeds the source data;
+`revision` writes the next migration after a change to schema.py; `jobs` lists job records; `run` summarises
+one local run folder. `upgrade` and `init` are safe to run from several processes at once."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from alembic.util import CommandError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from utils.config_reader import ConfigError, load_config
-from utils.db.db_adapter import DatabaseError, DbAdapter, run_folder_jobs
+from utils.db.db_adapter import UPGRADE_COMMAND, DatabaseError, DbAdapter, run_folder_jobs
 from utils.db.enum import JobStatus, JobType
+from utils.db.migrate import new_revision
 from utils.db.seed import breast_cancer_rows
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -29,18 +33,58 @@ def _adapter(env: str) -> DbAdapter:
         raise typer.Exit(2) from None
 
 
+def _schema_state(before: str | None, after: str) -> str:
+    if before == after:
+        return f"schema at revision {after}, the latest"
+    start = f"revision {before}" if before else "an empty database"
+    return f"schema upgraded from {start} to revision {after}"
+
+
 @app.command()
-def init(env: EnvOption) -> None:
-    """Create every table (idempotent) and seed the source table the first time."""
+def upgrade(env: EnvOption) -> None:
+    """Apply every migration the database lacks (a second process at once waits, then finds nothing to do)."""
     db = _adapter(env)
     try:
-        db.create_schema()
-        added = db.seed_source_samples(breast_cancer_rows)
+        before, after = db.upgrade_schema()
+    except DatabaseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     finally:
         db.close()
-    console.print(
-        f"schema ready; {added} source samples added" if added else "schema ready; source data kept"
-    )
+    typer.echo(_schema_state(before, after))
+
+
+@app.command()
+def init(env: EnvOption) -> None:
+    """`upgrade`, then seed the source table if it is empty; safe to run from several processes at once."""
+    db = _adapter(env)
+    try:
+        before, after = db.upgrade_schema()
+        added = db.seed_source_samples(breast_cancer_rows)
+    except DatabaseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.close()
+    seeded = f"{added} source samples added" if added else "source data kept"
+    typer.echo(f"{_schema_state(before, after)}; {seeded}")
+
+
+@app.command()
+def revision(
+    message: Annotated[str, typer.Argument(help="what the migration changes, e.g. 'add jobs.owner'")],
+) -> None:
+    """Write the next migration (utils/db/migrations/versions/) from what schema.py has that the latest
+    migration lacks. Review it, then run `upgrade`."""
+    try:
+        path = new_revision(message)
+    except CommandError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if path is None:
+        typer.echo("error: schema.py matches the latest migration; there is nothing to migrate", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"wrote {path}; review it, then `{UPGRADE_COMMAND}`")
 
 
 @app.command()
@@ -107,7 +151,8 @@ def run(
     if not records:
         typer.echo(f"error: no job wrote to {folder}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"run id:   {run_id}\nfolder:   {folder}\ndatabase: {config.database.url}")
+    database = make_url(config.database.url).render_as_string(hide_password=True)
+    typer.echo(f"run id:   {run_id}\nfolder:   {folder}\ndatabase: {database}")
     for job in records:
         typer.echo(f"{job.job_type}: {job.status} (job {job.job_name}, run id {job.run_id})")
         if job.metrics:

@@ -10,15 +10,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, insert, select
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.pool import NullPool
 
+from utils.db import migrate
 from utils.db.enum import JobStatus, JobType
-from utils.db.schema import FEATURE_COLUMNS, Base, Job, JobTransition, Prediction, SourceSample, utc_now
+from utils.db.schema import FEATURE_COLUMNS, Job, JobTransition, Prediction, SourceSample, utc_now
 from utils.job_specs import ID_COLUMN, LABEL_COLUMN
 
 SOURCE_COLUMNS: tuple[str, ...] = (ID_COLUMN, *FEATURE_COLUMNS, LABEL_COLUMN)
+UPGRADE_COMMAND = "poetry run python -m utils.db upgrade --env <env>"
+# How long an upgrade or seed waits for another process's to finish before giving up.
+LOCK_WAIT_SECONDS = 120
+# Any fixed number: PostgreSQL advisory locks are per database, and only the upgrade and the seed take it.
+_POSTGRES_LOCK_KEY = 20_261_202
 
 
 class DatabaseError(Exception):
@@ -36,6 +45,13 @@ def _is_under(location: str, folder: str) -> bool:
     return location == folder or location.startswith(folder.rstrip("/") + "/")
 
 
+def _newer_schema(current: str, head: str) -> str:
+    return (
+        f"the job database schema is at revision {current}, newer than this checkout's latest ({head}); "
+        "update the checkout"
+    )
+
+
 def run_folder_jobs(jobs: Sequence[Job], folder: str) -> list[Job]:
     """The jobs whose outputs lie in one local run folder, oldest first."""
     return sorted(
@@ -48,15 +64,43 @@ def run_folder_jobs(jobs: Sequence[Job], folder: str) -> list[Job]:
     )
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, **options: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, **{"pool_pre_ping": True, **options})
+
+
+def _locking_engine(url: str) -> Engine:
+    """An engine for one locked transaction: on SQLite every transaction begins with the write lock
+    (BEGIN IMMEDIATE); on PostgreSQL `DbAdapter._locked` takes an advisory lock."""
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_db_engine(url, poolclass=NullPool)
+    engine = create_db_engine(url, poolclass=NullPool, connect_args={"timeout": LOCK_WAIT_SECONDS})
+
+    @event.listens_for(engine, "connect")
+    def _driver_leaves_transactions_to_sqlalchemy(dbapi_connection: Any, _record: Any) -> None:
+        # sqlite3 itself would start no transaction before DDL; the BEGIN below then covers migrations too.
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_with_the_write_lock(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def describe_error(url: str, error: Exception) -> str:
+    """A database error in one line: which database (password hidden) and the driver's own first line."""
+    original = getattr(error, "orig", None)
+    lines = [line.strip() for line in str(original or error).splitlines() if line.strip()]
+    where = make_url(url).render_as_string(hide_password=True)
+    return f"job database {where}: {lines[0] if lines else type(error).__name__}"
 
 
 class DbAdapter:
     def __init__(self, url: str) -> None:
+        self.url = url
         self.engine = create_db_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -70,30 +114,71 @@ class DbAdapter:
 
     # Schema and source data
 
-    def create_schema(self) -> None:
-        Base.metadata.create_all(self.engine)
+    @contextmanager
+    def _locked(self) -> Iterator[Connection]:
+        """One transaction holding the database's lock, so that of two processes upgrading or seeding at
+        once, the second waits for the first to commit and then finds the work done. Any database error
+        becomes a one-line `DatabaseError`."""
+        engine = _locking_engine(self.url)
+        try:
+            with engine.begin() as connection:
+                if engine.dialect.name == "postgresql":
+                    connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _POSTGRES_LOCK_KEY}
+                    )
+                yield connection
+        except (SQLAlchemyError, CommandError) as exc:
+            raise DatabaseError(describe_error(self.url, exc)) from None
+        finally:
+            engine.dispose()
+
+    def upgrade_schema(self) -> tuple[str | None, str]:
+        """Apply every migration the database lacks; returns its revision before (None: no schema yet) and
+        after."""
+        head = migrate.head_revision()
+        with self._locked() as connection:
+            before = migrate.current_revision(connection)
+            if before is not None and before not in migrate.known_revisions():
+                raise DatabaseError(_newer_schema(before, head))
+            migrate.upgrade(connection)
+        return before, head
 
     def require_schema(self) -> None:
-        with self.engine.connect() as connection:
-            missing = [t for t in Base.metadata.tables if not self.engine.dialect.has_table(connection, t)]
-        if missing:
-            raise DatabaseError(
-                f"the database has no table {', '.join(missing)}; "
-                "create the schema with `poetry run python -m utils.db init --env <env>`"
-            )
+        """Refuse a database whose schema is missing or at another migration than this code's latest."""
+        try:
+            with self.engine.connect() as connection:
+                current = migrate.current_revision(connection)
+        except SQLAlchemyError as exc:
+            raise DatabaseError(describe_error(self.url, exc)) from None
+        head = migrate.head_revision()
+        if current == head:
+            return
+        if current is None:
+            raise DatabaseError(f"the job database has no schema yet; create it: `{UPGRADE_COMMAND}`")
+        if current not in migrate.known_revisions():
+            raise DatabaseError(_newer_schema(current, head))
+        raise DatabaseError(
+            f"the job database schema is at revision {current}, this code needs {head}: `{UPGRADE_COMMAND}`"
+        )
 
     def count_source_samples(self) -> int:
         with self.session() as session:
             return session.scalar(select(func.count()).select_from(SourceSample)) or 0
 
     def seed_source_samples(self, load_rows: Callable[[], Sequence[dict[str, Any]]]) -> int:
-        """Insert the loaded rows only when the table is empty: seeding twice never duplicates data, and a
-        seeded table never even loads them."""
-        if self.count_source_samples():
-            return 0
-        rows = load_rows()
-        with self.session() as session:
-            session.execute(insert(SourceSample), list(rows))
+        """Insert the loaded rows only when the table is empty, checked again under the lock: seeding twice,
+        even from two processes at once, never duplicates data, and a seeded table never even loads them."""
+        try:
+            if self.count_source_samples():
+                return 0
+        except SQLAlchemyError as exc:
+            raise DatabaseError(describe_error(self.url, exc)) from None
+        rows = list(load_rows())
+        with self._locked() as connection:
+            if connection.scalar(select(func.count()).select_from(SourceSample)):
+                return 0
+            connection.execute(insert(SourceSample), rows)
         return len(rows)
 
     def source_samples_csv(self) -> tuple[str, int]:
@@ -118,6 +203,7 @@ class DbAdapter:
         run_id: str,
         job_type: JobType,
         job_name: str,
+        model_name: str,
         environment: str,
         image_uri: str | None = None,
         instance_type: str | None = None,
@@ -131,6 +217,7 @@ class DbAdapter:
                 run_id=run_id,
                 job_type=job_type,
                 job_name=job_name,
+                model_name=model_name,
                 environment=environment,
                 status=JobStatus.CREATED,
                 image_uri=image_uri,
@@ -161,6 +248,8 @@ class DbAdapter:
             job = session.scalars(
                 select(Job).where(Job.run_id == run_id).options(selectinload(Job.transitions))
             ).one()
+            if not job.status.can_become(status):
+                raise DatabaseError(f"{job.job_type} run {run_id} ended {job.status}: its status is final")
             if job.status != status:
                 job.status = status
                 job.transitions.append(JobTransition(status=status, message=message))
@@ -189,14 +278,26 @@ class DbAdapter:
         with self.session() as session:
             return list(session.scalars(query))
 
-    def find_upstream(self, job_type: JobType, run_id: str | None = None, within: str | None = None) -> Job:
+    def find_upstream(
+        self,
+        job_type: JobType,
+        run_id: str | None = None,
+        within: str | None = None,
+        *,
+        model_name: str | None = None,
+    ) -> Job:
         """The given run of `job_type` (it must have completed), or else its latest completed run: the latest
-        whose outputs all lie under the folder `within` when there is one, else the latest of all."""
+        whose outputs all lie under the folder `within` when there is one, else the latest of all. With
+        `model_name`, only that model's runs count."""
         with self.session() as session:
             if run_id is not None:
                 job = session.scalars(select(Job).where(Job.run_id == run_id)).one_or_none()
                 if job is None or job.job_type != job_type:
                     raise DatabaseError(f"no {job_type} run with run id {run_id!r}")
+                if model_name is not None and job.model_name != model_name:
+                    raise DatabaseError(
+                        f"{job_type} run {run_id} is of model {job.model_name}, not {model_name}"
+                    )
                 if job.status != JobStatus.COMPLETED:
                     raise DatabaseError(f"{job_type} run {run_id} is {job.status}, not Completed")
                 return job
@@ -205,6 +306,8 @@ class DbAdapter:
                 .where(Job.job_type == job_type, Job.status == JobStatus.COMPLETED)
                 .order_by(Job.finished_at.desc(), Job.id.desc())
             )
+            if model_name is not None:
+                completed = completed.where(Job.model_name == model_name)
             if within is not None:
                 for candidate in session.scalars(completed):
                     if candidate.output_uris and all(
@@ -214,7 +317,8 @@ class DbAdapter:
             job = session.scalars(completed.limit(1)).one_or_none()
             if job is None:
                 raise DatabaseError(
-                    f"no completed {job_type} run yet; run `python -m batches.{job_type}` first"
+                    f"no completed {job_type} run{f' of model {model_name}' if model_name else ''} yet; run "
+                    f"`python -m batches.{job_type}` first"
                 )
             return job
 

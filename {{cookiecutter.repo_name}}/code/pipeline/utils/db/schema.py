@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from utils.db.enum import JobStatus, JobType
@@ -35,6 +35,17 @@ def utc_now() -> datetime:
 
 
 class Base(DeclarativeBase):
+    # Every constraint and index has a predictable name, so a migration can drop or alter it by name on
+    # PostgreSQL and on SQLite (whose batch mode rebuilds the table) alike.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
 
 
@@ -69,6 +80,8 @@ class Job(Base):
     run_id: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     job_type: Mapped[JobType] = mapped_column(_enum(JobType, "job_type"), index=True)
     job_name: Mapped[str] = mapped_column(String(63), unique=True)
+    # The model (folder of code/container/) the job ran for; upstream lookups stay within one model.
+    model_name: Mapped[str] = mapped_column(String(64), index=True)
     environment: Mapped[str] = mapped_column(String(16))
     status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"), index=True)
     image_uri: Mapped[str | None] = mapped_column(String(512))

@@ -26,3 +26,8 @@ class JobStatus(StrEnum):
     @property
     def is_terminal(self) -> bool:
         return self in {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED}
+
+    def can_become(self, status: JobStatus) -> bool:
+        """A job moves forward until it ends; an ended job's status is final (a late signal or poll cannot
+        turn a Completed job Stopped, nor a Stopped one Completed)."""
+        return status == self or not self.is_terminal
