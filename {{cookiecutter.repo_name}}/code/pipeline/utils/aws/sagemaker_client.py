@@ -326,7 +326,9 @@ class _LogTail(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        self.target.flush()
+        # Also called when the tail is collected (io's finaliser), possibly after the stream it wraps closed.
+        if not getattr(self.target, "closed", False):
+            self.target.flush()
 
 
 # A job's own error line (`ERROR: ...`, see code/container/<model>/utils/job.py), behind Compose's prefix.
