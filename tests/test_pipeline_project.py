@@ -34,7 +34,8 @@ def test_every_environment_config_carries_the_answers(tmp_path: Path) -> None:
         config = load(project, env)
         assert config["environment"] == env
         assert config["mode"] == "sagemaker"
-        assert config["model_name"] == "fraud_model"
+        assert list(config["models"]) == ["fraud_model"]
+        assert set(config["models"]["fraud_model"]) == {"preprocess", "training", "evaluation", "inference"}
         assert config["aws"] == {
             "region": "cn-north-1",
             "account_id": "210987654321",
@@ -46,6 +47,7 @@ def test_every_environment_config_carries_the_answers(tmp_path: Path) -> None:
     assert local["mode"] == "local"
     assert local["aws"] == {"region": "cn-north-1"}
     assert local["images"]["registry"] == registry
+    assert list(local["models"]) == ["fraud_model"]
     assert "storage" not in local
 
 
