@@ -18,6 +18,8 @@ from utils.aws.local_mounts import refused_prefix, refused_prefixes
 from utils.db.db_adapter import DbAdapter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The scripts ask which model once there are several; any one of them shows the refusal.
+MODEL = min(project.parent.name for project in (REPO_ROOT / "code" / "container").glob("*/pyproject.toml"))
 
 
 def test_canary_the_list_read_from_the_sdks_source_is_the_list_it_uses() -> None:
@@ -55,7 +57,7 @@ def test_a_local_run_script_refuses_such_a_runs_folder_in_one_line_before_any_bu
     started = time.monotonic()
 
     result = subprocess.run(
-        [str(REPO_ROOT / "scripts" / command[0]), *command[1:]],
+        [str(REPO_ROOT / "scripts" / command[0]), "--model", MODEL, *command[1:]],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
