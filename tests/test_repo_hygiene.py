@@ -117,7 +117,8 @@ def test_doctor_reports_a_stopped_docker_engine_with_its_fix(default_project: Pa
 
 
 @pytest.mark.docker
-def test_doctor_passes_on_a_machine_with_everything(default_project: Path, docker_engine: None) -> None:
-    result = run(["make", "doctor"], cwd=default_project, env=clean_env())
+def test_doctor_passes_on_a_machine_with_everything(set_up_project: Path, docker_engine: None) -> None:
+    # Set up: the runs-folder check runs from the pipeline project's environment.
+    result = run(["make", "doctor"], cwd=set_up_project, env=clean_env())
     assert "all checks passed" in result.stdout
     assert all(line.startswith("[ ok ]") for line in result.stdout.splitlines()[:-1])

@@ -58,13 +58,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that need git are deselected (reported, never passed) where git is missing."""
-    if shutil.which("git") is not None:
-        return
-    deselected = [item for item in items if item.get_closest_marker("git")]
+    """Tests that need git, or the repository's scripts/, are deselected (reported, never passed) where those
+    are missing, as in the pipeline image."""
+    missing = {
+        marker
+        for marker, present in (
+            ("git", shutil.which("git") is not None),
+            ("scripts", (Path(__file__).resolve().parents[2] / "scripts").is_dir()),
+        )
+        if not present
+    }
+    deselected = [item for item in items if any(item.get_closest_marker(marker) for marker in missing)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker("git")]
+        items[:] = [item for item in items if item not in deselected]
 
 
 def _free_port() -> int:

@@ -49,6 +49,7 @@ def refused_runs_dir(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return runs_dir, env | {"HOME": str(home), "PIPELINE_RUNS_DIR": str(runs_dir)}
 
 
+@pytest.mark.scripts
 @pytest.mark.parametrize("command", [["local_run/local_mode.sh", "preprocess"], ["local_run/pipeline.sh"]])
 def test_a_local_run_script_refuses_such_a_runs_folder_in_one_line_before_any_build(
     refused_runs_dir: tuple[Path, dict[str, str]], command: list[str]
@@ -75,6 +76,7 @@ def test_a_local_run_script_refuses_such_a_runs_folder_in_one_line_before_any_bu
     assert elapsed < 30  # the SDK would refuse only once a job had started, after its image build
 
 
+@pytest.mark.scripts
 def test_doctor_names_such_a_runs_folder_and_the_fix(refused_runs_dir: tuple[Path, dict[str, str]]) -> None:
     runs_dir, env = refused_runs_dir
 
