@@ -19,7 +19,7 @@ from utils.db.db_adapter import DbAdapter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The scripts ask which model once there are several; any one of them shows the refusal.
-MODEL = min(project.parent.name for project in (REPO_ROOT / "code" / "container").glob("*/pyproject.toml"))
+MODEL = min((p.parent.name for p in (REPO_ROOT / "code" / "container").glob("*/pyproject.toml")), default="")
 
 
 def test_canary_the_list_read_from_the_sdks_source_is_the_list_it_uses() -> None:
