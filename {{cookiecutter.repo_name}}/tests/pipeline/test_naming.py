@@ -45,7 +45,7 @@ def test_every_region_botocore_knows_passes_in_its_partition(
         ("ap-northest-1", "'northest' is not a direction"),
         ("mars-north-9", "'mars' is not a region area"),
         ("us-gov-wset-1", "'wset' is not a direction"),
-        ("AP-NORTHEAST-1", "region codes are lowercase (ap-northeast-1)"),
+        ("AP-SOUTHEAST-2", "region codes are lowercase (ap-southeast-2)"),
         ("us-east-0", "'0' is not a region number"),
         ("eu-west-01", "'01' is not a region number"),
         ("ap-north-east-1", "'north-east' is not a direction"),
@@ -61,7 +61,7 @@ def test_a_near_miss_region_names_what_is_wrong(region: str, reason: str) -> Non
 @pytest.mark.parametrize("region", ["tokyo", "ap-northeast", "ap_northeast_1", "", "north-1", "us-gov-1"])
 def test_a_value_not_shaped_like_a_region_gets_the_rule(region: str) -> None:
     assert naming.check_region(region) == (
-        "must be an AWS region code <area>-<direction>-<number> such as ap-northeast-1 or eu-west-1"
+        "must be an AWS region code <area>-<direction>-<number> such as eu-west-1 or us-east-2"
     )
 
 
@@ -73,15 +73,15 @@ def test_partition_of_refuses_what_is_not_a_region() -> None:
 @pytest.mark.parametrize(
     ("region", "registry"),
     [
-        ("ap-northeast-1", "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com"),
-        ("cn-northwest-1", "123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn"),
-        ("us-gov-west-1", "123456789012.dkr.ecr.us-gov-west-1.amazonaws.com"),
-        ("eu-isoe-west-1", "123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk"),
-        ("us-isof-south-1", "123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov"),
+        ("ap-southeast-2", "111122223333.dkr.ecr.ap-southeast-2.amazonaws.com"),
+        ("cn-northwest-1", "111122223333.dkr.ecr.cn-northwest-1.amazonaws.com.cn"),
+        ("us-gov-west-1", "111122223333.dkr.ecr.us-gov-west-1.amazonaws.com"),
+        ("eu-isoe-west-1", "111122223333.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk"),
+        ("us-isof-south-1", "111122223333.dkr.ecr.us-isof-south-1.csp.hci.ic.gov"),
     ],
 )
 def test_ecr_registry_uses_the_partitions_domain(region: str, registry: str) -> None:
-    assert naming.ecr_registry("123456789012", region) == registry
+    assert naming.ecr_registry("111122223333", region) == registry
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_ecr_registry_uses_the_partitions_domain(region: str, registry: str) -> 
         (naming.check_account_id, "12345678901", "12 digits"),
         (naming.check_account_id, "12345678901a", "12 digits"),
         (naming.check_account_id, "\u0661" * 12, "12 digits"),  # a digit to regex \d, not to AWS
-        (naming.check_account_id, "123456789012\n", "12 digits"),
+        (naming.check_account_id, "111122223333\n", "12 digits"),
         (naming.check_region, "us-east-1\n", "AWS region code"),
         (naming.check_model_name, "Model", "lowercase"),
         (naming.check_model_name, "my-model", "underscores"),
@@ -120,10 +120,10 @@ def test_ecr_registry_uses_the_partitions_domain(region: str, registry: str) -> 
         (naming.check_ecr_prefix, "Team/Models", "lowercase"),
         (naming.check_ecr_prefix, "team//models", "segments"),
         (naming.check_ecr_prefix, "team-/models", "single"),
-        (naming.check_role_arn, "arn:aws:iam::123456789012:user/someone", "IAM role ARN"),
-        (naming.check_role_arn, "arn:aws:iam::123456789012:role/", "IAM role ARN"),
-        (naming.check_role_arn, "arn:aws:iam::123456789012:role/" + "r" * 65, "IAM role ARN"),
-        (naming.check_role_arn, "arn:aws:iam::123456789012:role/Rôle", "IAM role ARN"),
+        (naming.check_role_arn, "arn:aws:iam::111122223333:user/someone", "IAM role ARN"),
+        (naming.check_role_arn, "arn:aws:iam::111122223333:role/", "IAM role ARN"),
+        (naming.check_role_arn, "arn:aws:iam::111122223333:role/" + "r" * 65, "IAM role ARN"),
+        (naming.check_role_arn, "arn:aws:iam::111122223333:role/Rôle", "IAM role ARN"),
     ],
 )
 def test_each_rule_rejects_its_bad_value(check: naming.Check, value: str, fragment: str) -> None:
@@ -145,9 +145,9 @@ def test_each_rule_rejects_its_bad_value(check: naming.Check, value: str, fragme
         (naming.check_prefix, "team-a/projects/churn"),
         (naming.check_prefix, "ml"),
         (naming.check_ecr_prefix, "team-a/ml.models"),
-        (naming.check_role_arn, "arn:aws:iam::123456789012:role/SageMakerExecutionRole"),
-        (naming.check_role_arn, "arn:aws-cn:iam::123456789012:role/service-role/AmazonSageMaker-Execution"),
-        (naming.check_role_arn, "arn:aws:iam::123456789012:role/a+b=c,d.e@f_g-h"),
+        (naming.check_role_arn, "arn:aws:iam::111122223333:role/TeamJobs"),
+        (naming.check_role_arn, "arn:aws-cn:iam::111122223333:role/service-role/AmazonSageMaker-Execution"),
+        (naming.check_role_arn, "arn:aws:iam::111122223333:role/a+b=c,d.e@f_g-h"),
     ],
 )
 def test_each_rule_accepts_valid_values(check: naming.Check, value: str) -> None:
@@ -163,7 +163,7 @@ def test_each_rule_accepts_valid_values(check: naming.Check, value: str) -> None
             {"region": "eu-west-1", "account_id": "12"},
             "account_id\n  Value error, must be exactly",
         ),
-        (AwsSettings, {"region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:user/me"}, "IAM role"),
+        (AwsSettings, {"region": "eu-west-1", "role_arn": "arn:aws:iam::111122223333:user/me"}, "IAM role"),
         (StorageSettings, {"bucket": "Not_A_Bucket"}, "bucket\n  Value error, must use only lowercase"),
         (
             StorageSettings,
@@ -181,7 +181,7 @@ def test_the_config_reader_refuses_what_the_rules_refuse(
 
 
 def test_the_config_reader_accepts_what_the_rules_accept() -> None:
-    assert AwsSettings(region="eusc-de-east-1", account_id="123456789012").region == "eusc-de-east-1"
+    assert AwsSettings(region="eusc-de-east-1", account_id="111122223333").region == "eusc-de-east-1"
     assert StorageSettings(bucket="my-bucket").prefix == ""
     assert StorageSettings(bucket="my-bucket", prefix="team-a/churn").prefix == "team-a/churn"
     assert TypeAdapter(ModelName).validate_python("churn_v2") == "churn_v2"
@@ -219,8 +219,8 @@ def test_the_command_line_exits_1_with_the_rule(rule: str, value: str, message: 
 
 
 def test_the_command_line_prints_the_ecr_registry_or_why_not() -> None:
-    printed = _cli("ecr-registry", "123456789012", "cn-north-1")
-    assert (printed.returncode, printed.stdout) == (0, "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn\n")
+    printed = _cli("ecr-registry", "111122223333", "cn-north-1")
+    assert (printed.returncode, printed.stdout) == (0, "111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn\n")
     refused = _cli("ecr-registry", "1234", "us-east-1a")
     assert refused.returncode == 1
     assert refused.stderr.splitlines() == [

@@ -99,7 +99,7 @@ def check_region(value: str) -> str | None:
     """A region code `<area>-<direction>-<number>`, made of the words AWS names its regions with."""
     if REGION.match(value):
         return None
-    rule = "must be an AWS region code <area>-<direction>-<number> such as ap-northeast-1 or eu-west-1"
+    rule = "must be an AWS region code <area>-<direction>-<number> such as eu-west-1 or us-east-2"
     mistake = _region_mistake(value)
     return f"{rule}: {mistake}" if mistake else rule
 

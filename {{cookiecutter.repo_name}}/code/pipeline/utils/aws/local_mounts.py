@@ -62,7 +62,7 @@ def refusal(runs_dir: str | Path) -> str | None:
     return (
         f"SageMaker local mode refuses to mount folders under {prefix}, and the runs folder "
         f"{os.path.realpath(runs_dir)} is one: set PIPELINE_RUNS_DIR to a folder outside it "
-        "(e.g. PIPELINE_RUNS_DIR=/tmp/{{ cookiecutter.repo_name }}-runs) or move the repository"
+        "or move the repository"
     )
 
 
