@@ -116,6 +116,23 @@ def test_doctor_reports_a_stopped_docker_engine_with_its_fix(default_project: Pa
     assert "check(s) failed" in result.stdout
 
 
+def test_doctor_tells_an_aws_cli_hidden_by_the_repos_python_from_a_missing_one(
+    default_project: Path, tmp_path: Path
+) -> None:
+    # What pyenv's shim answers when the CLI was pip-installed into a Python other than the .python-version one.
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    shim = shims / "aws"
+    shim.write_text("#!/bin/sh\necho 'pyenv: aws: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    env = clean_env()
+    env["PATH"] = f"{shims}:{env['PATH']}"
+    result = run(["make", "doctor"], cwd=default_project, env=env, check=False)
+    aws_line = next(line for line in result.stdout.splitlines() if "aws-cli" in line)
+    assert "FAIL" in aws_line and "another pyenv Python" in aws_line
+    assert "fix: install the AWS CLI v2 with its own installer" in result.stdout
+
+
 @pytest.mark.docker
 def test_doctor_passes_on_a_machine_with_everything(set_up_project: Path, docker_engine: None) -> None:
     # Set up: the runs-folder check runs from the pipeline project's environment.

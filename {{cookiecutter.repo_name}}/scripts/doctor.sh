@@ -90,6 +90,10 @@ fi
 
 if version=$(aws --version 2>&1); then
   pass aws-cli "${version%% *}"
+elif [[ $version == pyenv:* ]]; then
+  # pip-installed into another pyenv Python: this repo's .python-version hides it.
+  fail aws-cli "only installed for another pyenv Python (${version%%$'\n'*})" \
+    "install the AWS CLI v2 with its own installer, which works whatever Python a folder selects"
 else
   fail aws-cli "not found (needed to push images and run on SageMaker)" "install the AWS CLI v2"
 fi
