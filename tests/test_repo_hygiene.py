@@ -134,8 +134,21 @@ def test_doctor_tells_an_aws_cli_hidden_by_the_repos_python_from_a_missing_one(
 
 
 @pytest.mark.docker
-def test_doctor_passes_on_a_machine_with_everything(set_up_project: Path, docker_engine: None) -> None:
+def test_doctor_passes_on_a_machine_with_everything(set_up_project: Path, base_image: str) -> None:
     # Set up: the runs-folder check runs from the pipeline project's environment.
-    result = run(["make", "doctor"], cwd=set_up_project, env=clean_env())
+    result = run(["make", "doctor"], cwd=set_up_project, env=clean_env({"BASE_IMAGE": base_image}))
     assert "all checks passed" in result.stdout
     assert all(line.startswith("[ ok ]") for line in result.stdout.splitlines()[:-1])
+    assert f"base-image       {base_image} (on this machine)" in result.stdout
+
+
+@pytest.mark.docker
+def test_doctor_says_how_to_set_another_base_image_when_it_cannot_be_had(
+    default_project: Path, docker_engine: None
+) -> None:
+    missing = "registry.invalid/no-such-base:1"
+    result = run(["make", "doctor"], cwd=default_project, env=clean_env({"BASE_IMAGE": missing}), check=False)
+    assert result.returncode != 0
+    base_line = next(line for line in result.stdout.splitlines() if "base-image" in line)
+    assert "FAIL" in base_line and f"{missing} is neither on this machine nor pullable" in base_line
+    assert "BASE_IMAGE=IMAGE for one command, ARG BASE_IMAGE in scripts/docker/*/Dockerfile for good" in result.stdout

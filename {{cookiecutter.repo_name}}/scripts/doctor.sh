@@ -6,8 +6,9 @@ usage() {
   cat <<USAGE
 Usage: scripts/doctor.sh [--aws]
 
-Checks git, Python, Poetry, the Docker engine, Docker Compose (v2 plugin or v1 docker-compose), that SageMaker
-local mode can mount the runs folder (PIPELINE_RUNS_DIR, default runs/) and the AWS CLI.
+Checks git, Python, Poetry, the Docker engine, the images' base image (BASE_IMAGE, else the Dockerfiles'
+default) is on this machine or pullable, Docker Compose (v2 plugin or v1 docker-compose), that SageMaker local
+mode can mount the runs folder (PIPELINE_RUNS_DIR, default runs/) and the AWS CLI.
   --aws   also check AWS credentials (sts get-caller-identity) and that ECR answers in the configured region
 Exits non-zero when a check fails.
 USAGE
@@ -66,6 +67,22 @@ if ! command -v docker >/dev/null 2>&1; then
   fail docker "docker CLI not found" "install Docker Engine or Docker Desktop"
 elif version=$(docker info 2>/dev/null | awk -F': ' '/Server Version/ {print $2}') && [[ -n $version ]]; then
   pass docker "engine $version"
+  # The images' base: BASE_IMAGE for one command, else each Dockerfile's own ARG BASE_IMAGE default.
+  manifest=(docker manifest inspect)
+  command -v timeout >/dev/null 2>&1 && manifest=(timeout 30 "${manifest[@]}")
+  for base in $(for dockerfile in "$repo_root"/scripts/docker/{container,pipeline}/Dockerfile; do
+    echo "${BASE_IMAGE:-$(sed -n 's/^ARG BASE_IMAGE=//p' "$dockerfile" | head -n 1)}"
+  done | sort -u); do
+    if docker image inspect "$base" >/dev/null 2>&1; then
+      pass base-image "$base (on this machine)"
+    elif "${manifest[@]}" "$base" >/dev/null 2>&1; then
+      pass base-image "$base (pullable)"
+    else
+      fix="pull or build it, or use another: BASE_IMAGE=IMAGE for one command,"
+      fix+=" ARG BASE_IMAGE in scripts/docker/*/Dockerfile for good"
+      fail base-image "$base is neither on this machine nor pullable" "$fix"
+    fi
+  done
 else
   fail docker "the engine does not answer" "start Docker (Docker Desktop, or: sudo systemctl start docker)"
 fi

@@ -83,7 +83,7 @@ ensure_model_image() {
   else
     log "building $reference (its build inputs changed or it was never built)"
     docker_build model "$model" runtime "$reference" "${LOCAL_PLATFORM:-}" \
-      || die "building $reference failed (see above); BASE_IMAGE and DOCKER_BUILD_NETWORK adjust the build"
+      || die "building $reference failed (see above); make doctor checks the base image, BASE_IMAGE and DOCKER_BUILD_NETWORK adjust the build"
   fi
   echo "$reference"
 }
