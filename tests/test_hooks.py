@@ -177,6 +177,14 @@ def test_a_real_region_passes_with_its_default_role(region: str, tmp_path: Path)
     assert module.validate(module.ANSWERS) == []
 
 
+@pytest.mark.parametrize("region", REAL_REGIONS)
+def test_the_configs_registry_is_in_the_regions_partition(region: str, tmp_path: Path) -> None:
+    """cookiecutter.json's registry (written into configs/*.yaml) agrees with the shared rules' ecr_registry."""
+    answers = default_answers(aws_region=region, aws_account_id="210987654321")
+    module = load_hook("pre_gen_project", answers, tmp_path)
+    assert answers["__ecr_registry"] == module.naming.ecr_registry("210987654321", region)
+
+
 MISTYPED_REGIONS = [
     ("us-east-1a", "us-east-1a is an availability zone; its region is us-east-1"),
     ("eu-wset-1", "'wset' is not a direction"),

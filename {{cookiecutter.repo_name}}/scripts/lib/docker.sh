@@ -53,11 +53,15 @@ dockerfile_for() {
   esac
 }
 
-# registry ACCOUNT REGION -> the registry host; ECR_REGISTRY replaces it (a local registry in tests).
+# registry ACCOUNT REGION -> the registry host, in the region's partition (by the naming rules the pipeline
+# uses); ECR_REGISTRY replaces it (a local registry in tests).
 registry() {
-  local domain=amazonaws.com
-  [[ $2 == cn-* ]] && domain=amazonaws.com.cn
-  echo "${ECR_REGISTRY:-$1.dkr.ecr.$2.$domain}"
+  if [[ -n ${ECR_REGISTRY:-} ]]; then
+    echo "$ECR_REGISTRY"
+  else
+    python3 "$REPO_ROOT/code/pipeline/utils/naming.py" ecr-registry "$1" "$2" \
+      || die "--account-id and --region must name an AWS account and region (see above)"
+  fi
 }
 
 # image_tag ALLOW_DIRTY -> the commit's short SHA; a tree with uncommitted changes gets "-dirty" when allowed.
@@ -105,7 +109,7 @@ Options:
 
 Environment:
   BASE_IMAGE            base image (default: the Dockerfile's ARG BASE_IMAGE)
-  ECR_REGISTRY          registry host instead of ACCOUNT.dkr.ecr.REGION.amazonaws.com
+  ECR_REGISTRY          registry host instead of ACCOUNT.dkr.ecr.REGION.<the region's AWS domain>
   DOCKER_BUILD_NETWORK  network mode of the build's RUN steps (e.g. host)
 USAGE
 }
@@ -155,7 +159,7 @@ Options:
   -h, --help           show this help
 
 Environment:
-  ECR_REGISTRY      registry host instead of ACCOUNT.dkr.ecr.REGION.amazonaws.com (with build.sh's)
+  ECR_REGISTRY      registry host instead of ACCOUNT.dkr.ecr.REGION.<the region's AWS domain> (as build.sh)
   AWS_ENDPOINT_URL  AWS API endpoint (the AWS CLI's own setting; e.g. a local emulator)
   AWS_PROFILE and the other AWS CLI settings choose the credentials
 USAGE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from importlib.resources import files
@@ -12,9 +13,12 @@ import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from utils import naming
+from utils.aws.ecr_client import EcrImage
 from utils.config_reader import AwsSettings, ImageSettings, ModelName, StorageSettings
 
 NAMING_FILE = Path(naming.__file__)
+ACCOUNT = "210987654321"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _botocore_regions() -> list[tuple[str, str, str]]:
@@ -35,6 +39,28 @@ def test_every_region_botocore_knows_passes_in_its_partition(
     assert naming.check_region(region) is None
     assert naming.partition_of(region).name == partition
     assert naming.partition_of(region).dns_suffix == dns_suffix
+
+
+def test_the_image_check_reads_the_registry_of_every_partition() -> None:
+    for region, _, _ in _botocore_regions():
+        uri = f"{naming.ecr_registry(ACCOUNT, region)}/team/model:0123abc"
+        assert EcrImage.parse(uri) == EcrImage(ACCOUNT, region, "team/model", "0123abc"), uri
+
+
+@pytest.mark.scripts
+def test_the_image_scripts_name_the_registry_by_the_same_rules() -> None:
+    regions = sorted({partition: region for region, partition, _ in _botocore_regions()}.values())
+    listing = 'source scripts/lib/docker.sh; for region in "$@"; do registry "$ACCOUNT" "$region"; done'
+    env = {key: value for key, value in os.environ.items() if key != "ECR_REGISTRY"}
+    result = subprocess.run(
+        ["bash", "-c", listing, "registry", *regions],
+        cwd=REPO_ROOT,
+        env={**env, "ACCOUNT": ACCOUNT},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == [naming.ecr_registry(ACCOUNT, region) for region in regions]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
+from utils import naming
+
+_DNS_SUFFIXES = "|".join(re.escape(partition.dns_suffix) for partition in naming.PARTITIONS)
+ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.(?:" + _DNS_SUFFIXES + ")$")
 NOT_FOUND = {"ImageNotFoundException", "RepositoryNotFoundException"}
 
 
@@ -29,7 +32,7 @@ class EcrImage:
 
     @classmethod
     def parse(cls, uri: str) -> EcrImage | None:
-        """The ECR parts of `<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>`; None elsewhere."""
+        """The ECR parts of `<account>.dkr.ecr.<region>.<domain>/<repository>:<tag>`; None elsewhere."""
         host, _, rest = uri.partition("/")
         match = ECR_HOST.match(host)
         repository, _, tag = rest.rpartition(":")
