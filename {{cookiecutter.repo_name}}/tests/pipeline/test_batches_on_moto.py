@@ -7,11 +7,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from conftest import CHAIN, BatchRunner, FakeContainer, aws_client, latest, root_uri, run_chain, run_ok
+from sqlalchemy import select
+from typer.testing import CliRunner
 
 from utils.aws.sagemaker_client import ModelTrainer
 from utils.config_reader import Config
+from utils.db.__main__ import app as db_app
 from utils.db.db_adapter import DbAdapter
 from utils.db.enum import JobStatus, JobType
+from utils.db.schema import Job
 
 pytestmark = pytest.mark.usefixtures("fake_container")
 
@@ -166,3 +170,68 @@ def test_an_image_missing_from_ecr_stops_the_batch_before_any_job_with_the_push_
         sagemaker.list_training_jobs()["TrainingJobSummaries"]
     )
     assert created_after == created_before
+
+
+def _as_if_the_batch_was_killed_while_waiting(db: DbAdapter, run_id: str) -> None:
+    """What a SIGKILL (or a closed laptop) leaves: the record stops where the batch last wrote it."""
+    with db.session() as session:
+        job = session.scalars(select(Job).where(Job.run_id == run_id)).one()
+        job.status, job.finished_at, job.metrics = JobStatus.IN_PROGRESS, None, {}
+
+
+def test_sync_records_how_sagemaker_ended_the_jobs_whose_batch_ended_first(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter
+) -> None:
+    run_chain(run_batch, "training")
+    preprocess, training = latest(dev_db, JobType.PREPROCESS), latest(dev_db, JobType.TRAINING)
+    for job in (preprocess, training):
+        _as_if_the_batch_was_killed_while_waiting(dev_db, job.run_id)
+    aws_client(dev_config, "sagemaker").stop_processing_job(ProcessingJobName=preprocess.job_name)
+    ghost = dev_db.create_job(
+        run_id="never-submitted",
+        job_type=JobType.EVALUATION,
+        job_name="evaluation-never-submitted",
+        model_name=dev_config.model_name,
+        environment="dev",
+    )
+
+    result = CliRunner().invoke(db_app, ["sync", "--env", "dev"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert f"training {training.job_name} (run id {training.run_id}): InProgress -> Completed" in lines
+    assert f"preprocess {preprocess.job_name} (run id {preprocess.run_id}): InProgress -> Stopped" in lines
+    ghost_line = f"evaluation {ghost.job_name} (run id {ghost.run_id}): "
+    assert f"{ghost_line}SageMaker has no such job; left Created" in lines
+    assert lines[-1] == "2 record(s) settled, 0 job(s) still running, 1 unknown to SageMaker"
+    settled = dev_db.get_job(training.run_id)
+    assert settled is not None and settled.status is JobStatus.COMPLETED and settled.finished_at is not None
+    assert settled.transitions[-1].message == "SageMaker says Completed (utils.db sync)"
+    stopped = dev_db.get_job(preprocess.run_id)
+    assert stopped is not None and stopped.status is JobStatus.STOPPED
+    assert stopped.failure_reason == "job ended as Stopped"
+    again = CliRunner().invoke(db_app, ["sync", "--env", "dev"])
+    assert again.output.splitlines()[-1].startswith("0 record(s) settled, 0 job(s) still running, 1 unknown")
+
+
+def test_sync_changes_no_record_when_sagemaker_cannot_be_asked(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_chain(run_batch, "preprocess")
+    preprocess = latest(dev_db, JobType.PREPROCESS)
+    _as_if_the_batch_was_killed_while_waiting(dev_db, preprocess.run_id)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+
+    result = CliRunner().invoke(db_app, ["sync", "--env", "dev"])
+
+    assert result.exit_code == 1
+    assert "error: SageMaker could not be asked" in result.output
+    job = dev_db.get_job(preprocess.run_id)
+    assert job is not None and job.status is JobStatus.IN_PROGRESS
+
+
+def test_sync_refuses_local_mode_in_one_line(dev_db: DbAdapter) -> None:
+    result = CliRunner().invoke(db_app, ["sync", "--env", "local"])
+
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: local runs jobs in local mode; SageMaker has no record of them"

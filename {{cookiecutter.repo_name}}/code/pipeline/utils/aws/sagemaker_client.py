@@ -38,6 +38,7 @@ from sagemaker.core.training.configs import (
 )
 from sagemaker.train.model_trainer import Mode, ModelTrainer
 
+from utils.aws.sagemaker_jobs import SAGEMAKER_STATUSES
 from utils.aws.session import EndpointSession
 from utils.config_reader import Config, JobSettings
 from utils.db.enum import JobStatus
@@ -76,14 +77,6 @@ def _check_once(sagemaker_config: dict[str, Any] | None = None) -> None:
 
 
 SageMakerConfig.validate_sagemaker_config = staticmethod(_check_once)
-
-_SAGEMAKER_STATUSES = {
-    "InProgress": JobStatus.IN_PROGRESS,
-    "Stopping": JobStatus.IN_PROGRESS,
-    "Completed": JobStatus.COMPLETED,
-    "Failed": JobStatus.FAILED,
-    "Stopped": JobStatus.STOPPED,
-}
 
 
 class StatusCallback(Protocol):
@@ -589,7 +582,7 @@ class SageMakerClient:
         reported: JobStatus | None = None
         while True:
             description: dict[str, Any] = describe()
-            status = _SAGEMAKER_STATUSES.get(str(description.get(status_key)), JobStatus.IN_PROGRESS)
+            status = SAGEMAKER_STATUSES.get(str(description.get(status_key)), JobStatus.IN_PROGRESS)
             if status is not reported:
                 reported = status
                 if not status.is_terminal:
@@ -602,7 +595,7 @@ class SageMakerClient:
     def _result(
         name: str, description: dict[str, Any], status_key: str, outputs: dict[str, str]
     ) -> JobResult:
-        status = _SAGEMAKER_STATUSES.get(str(description.get(status_key)), JobStatus.FAILED)
+        status = SAGEMAKER_STATUSES.get(str(description.get(status_key)), JobStatus.FAILED)
         reason = description.get("FailureReason") or (
             None if status is JobStatus.COMPLETED else f"job ended as {description.get(status_key)}"
         )

@@ -1,6 +1,7 @@
 """Database commands: `upgrade` applies the schema's migrations; `init` upgrades and seeds the source data;
 `revision` writes the next migration after a change to schema.py; `jobs` lists job records; `run` summarises
-one local run folder. `upgrade` and `init` are safe to run from several processes at once."""
+one local run folder; `sync` settles the records of SageMaker jobs whose batch ended before they did.
+`upgrade` and `init` are safe to run from several processes at once."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from typing import Annotated
 
 import typer
 from alembic.util import CommandError
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from utils.aws.sagemaker_jobs import describe_job
+from utils.aws.session import EndpointSession
 from utils.config_reader import ConfigError, load_config
 from utils.db.db_adapter import UPGRADE_COMMAND, DatabaseError, DbAdapter, run_folder_jobs
 from utils.db.enum import JobStatus, JobType
@@ -114,6 +118,54 @@ def jobs(
             job.failure_reason or "",
         )
     console.print(table)
+
+
+@app.command()
+def sync(env: EnvOption) -> None:
+    """Ask SageMaker about every job record of ENV that has not ended (its batch was interrupted, or lost its
+    credentials or network while waiting) and record how each job ended. Jobs still running are left as they
+    are; run it again later."""
+    try:
+        config = load_config(env)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if config.is_local:
+        typer.echo(f"error: {env} runs jobs in local mode; SageMaker has no record of them", err=True)
+        raise typer.Exit(2)
+    session = EndpointSession(config.aws.region, config.aws.endpoint_url)
+    db = DbAdapter(config.database.url)
+    settled = running = unknown = 0
+    try:
+        db.require_schema()
+        for job in db.unfinished_jobs(config.environment.value):
+            label = f"{job.job_type} {job.job_name} (run id {job.run_id})"
+            remote = describe_job(session, job.job_type, job.job_name)
+            if remote is None:
+                unknown += 1
+                typer.echo(f"{label}: SageMaker has no such job; left {job.status}")
+            elif not remote.status.is_terminal:
+                running += 1
+                typer.echo(f"{label}: still {remote.sagemaker_status} in SageMaker")
+            else:
+                db.update_job(
+                    job.run_id,
+                    remote.status,
+                    message=f"SageMaker says {remote.sagemaker_status} (utils.db sync)",
+                    metrics=remote.metrics,
+                    failure_reason=remote.failure_reason,
+                )
+                settled += 1
+                typer.echo(f"{label}: {job.status} -> {remote.status}")
+    except DatabaseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except (BotoCoreError, ClientError) as exc:
+        typer.echo(f"error: SageMaker could not be asked ({exc}); no record was changed after that", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.close()
+    typer.echo(f"{settled} record(s) settled, {running} job(s) still running, {unknown} unknown to SageMaker")
 
 
 def _describe_output(location: str) -> list[str]:

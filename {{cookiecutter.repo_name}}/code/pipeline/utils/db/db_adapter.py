@@ -278,6 +278,20 @@ class DbAdapter:
         with self.session() as session:
             return list(session.scalars(query))
 
+    def unfinished_jobs(self, environment: str) -> list[Job]:
+        """The environment's SageMaker job records that have not ended (collection runs on the host), oldest
+        first."""
+        query = (
+            select(Job)
+            .where(Job.environment == environment)
+            .where(Job.job_type != JobType.COLLECTION)
+            .where(Job.status.not_in([JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED]))
+            .options(selectinload(Job.transitions))
+            .order_by(Job.id)
+        )
+        with self.session() as session:
+            return list(session.scalars(query))
+
     def find_upstream(
         self,
         job_type: JobType,
