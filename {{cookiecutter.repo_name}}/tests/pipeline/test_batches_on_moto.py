@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from conftest import CHAIN, BatchRunner, FakeContainer, aws_client, latest, root_uri, run_chain, run_ok
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from batches.common import Interrupted
 from utils.aws.sagemaker_client import ModelTrainer
 from utils.config_reader import Config
 from utils.db.__main__ import app as db_app
@@ -235,3 +237,52 @@ def test_sync_refuses_local_mode_in_one_line(dev_db: DbAdapter) -> None:
 
     assert result.exit_code == 2
     assert result.output.strip() == "error: local runs jobs in local mode; SageMaker has no record of them"
+
+
+def test_losing_sagemaker_while_waiting_leaves_the_record_for_sync(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_chain(run_batch, "preprocess")
+
+    def lost(self: Any, *args: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://api.sagemaker.example")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("utils.aws.sagemaker_client.SageMakerClient._wait", lost)
+        result = run_batch("training", "--env", "dev")
+
+    assert result.exit_code == 1
+    job = latest(dev_db, JobType.TRAINING)
+    assert f"lost contact with SageMaker while waiting for {job.job_name}" in result.output
+    assert "`python -m utils.db sync --env dev` records how it ends" in result.output
+    assert job.status is JobStatus.SUBMITTED and job.failure_reason is None
+    names = [
+        s["TrainingJobName"]
+        for s in aws_client(dev_config, "sagemaker").list_training_jobs()["TrainingJobSummaries"]
+    ]
+    assert job.job_name in names  # the record names the job as SageMaker does, timestamp and all
+
+    synced = CliRunner().invoke(db_app, ["sync", "--env", "dev"])
+
+    assert (
+        f"training {job.job_name} (run id {job.run_id}): Submitted -> Completed" in synced.output.splitlines()
+    )
+
+
+def test_ctrl_c_while_waiting_asks_sagemaker_to_stop_the_job(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_ok(run_batch, "collection")
+
+    def interrupted(self: Any, *args: Any) -> None:
+        raise Interrupted(signal.SIGINT)  # what the batch's SIGINT handler raises while it polls
+
+    monkeypatch.setattr("utils.aws.sagemaker_client.SageMakerClient._wait", interrupted)
+    result = run_batch("preprocess", "--env", "dev")
+
+    assert result.exit_code == 130
+    job = latest(dev_db, JobType.PREPROCESS)
+    assert "SageMaker was asked to stop it; recorded Stopped" in result.output
+    assert job.status is JobStatus.STOPPED
+    description = aws_client(dev_config, "sagemaker").describe_processing_job(ProcessingJobName=job.job_name)
+    assert description["ProcessingJobStatus"] == "Stopped"

@@ -13,10 +13,12 @@ from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from utils.aws.ecr_client import EcrImage, ImageCheckError, image_is_pushed
 from utils.aws.s3_client import S3Client
+from utils.aws.sagemaker_jobs import stop_job
 from utils.aws.session import EndpointSession
 from utils.config_reader import Config, ConfigError, commit_tag, load_config
 from utils.db.db_adapter import DatabaseError, DbAdapter
@@ -164,10 +166,15 @@ class JobRecorder:
     def __init__(self, ctx: BatchContext, job: Job) -> None:
         self.ctx = ctx
         self.run_id = job.run_id
+        self.job_type = job.job_type
         self.job_name = job.job_name
+        # The name SageMaker knows the job by, once it was created there (it outlives this process).
+        self.submitted_as: str | None = None
 
-    def status(self, status: JobStatus, message: str | None = None) -> None:
-        self.ctx.db.update_job(self.run_id, status, message=message)
+    def status(self, status: JobStatus, message: str | None = None, *, job_name: str | None = None) -> None:
+        if job_name is not None and not self.ctx.config.is_local:
+            self.submitted_as = job_name
+        self.ctx.db.update_job(self.run_id, status, message=message, job_name=job_name)
         console.print(
             f"[cyan]{self.job_name}[/]: {status}" + (f" ({message})" if message else ""), highlight=False
         )
@@ -270,16 +277,48 @@ def signals_interrupt() -> Iterator[list[int]]:
             signal.signal(number, handler)
 
 
+def _sync_hint(recorder: JobRecorder) -> str:
+    return f"`python -m utils.db sync --env {recorder.ctx.config.environment}` records how it ends"
+
+
 def _stop_and_exit(recorder: JobRecorder, signal_number: int) -> NoReturn:
+    """Local mode: the job's containers are gone, so it is Stopped. SageMaker: the job runs on without this
+    process, so SageMaker is asked to stop it first; if it cannot be asked, the record stays unfinished."""
     name = signal.Signals(signal_number).name
+    code = 128 + signal_number
+    if recorder.submitted_as is not None:
+        config = recorder.ctx.config
+        try:
+            stop_job(
+                EndpointSession(config.aws.region, config.aws.endpoint_url),
+                recorder.job_type,
+                recorder.submitted_as,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            fail(
+                f"{recorder.submitted_as} may still be running in SageMaker: asking it to stop failed "
+                f"({_one_line(exc)}); {_sync_hint(recorder)}",
+                code=code,
+            )
+        job = recorder.stop(f"stopped by {name}: SageMaker was asked to stop it")
+        fail(
+            f"{job.job_name} stopped by {name}; SageMaker was asked to stop it; recorded {job.status}",
+            code=code,
+        )
     job = recorder.stop(f"stopped by {name} before it finished")
-    fail(f"{job.job_name} stopped by {name}; recorded {job.status}", code=128 + signal_number)
+    fail(f"{job.job_name} stopped by {name}; recorded {job.status}", code=code)
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:1000]
 
 
 def run_recorded(recorder: JobRecorder, work: Callable[[], Job]) -> Job:
-    """Run `work`; any unexpected error marks the job Failed with a one-line reason, then exits non-zero.
-    SIGINT or SIGTERM stops the job (its containers are removed on the way up) and records it Stopped, then
-    exits with the shell's code for that signal (130, 143)."""
+    """Run `work`; any unexpected error marks the job Failed with a one-line reason, then exits non-zero,
+    except an AWS error after SageMaker created the job: the job runs on, so its record is left for
+    `utils.db sync`.
+    SIGINT or SIGTERM stops the job (local mode: its containers are removed on the way up; SageMaker: it is
+    asked to stop) and records it Stopped, then exits with the shell's code for that signal (130, 143)."""
     with signals_interrupt() as received:
         try:
             job = work()
@@ -287,8 +326,18 @@ def run_recorded(recorder: JobRecorder, work: Callable[[], Job]) -> Job:
             raise
         except Interrupted as stop:
             _stop_and_exit(recorder, stop.signal_number)
+        except (BotoCoreError, ClientError) as exc:
+            if recorder.submitted_as is None:  # nothing runs in SageMaker: the job failed to start
+                reason = _one_line(exc)
+                recorder.finish(JobStatus.FAILED, failure_reason=reason)
+                fail(f"{recorder.job_name} failed: {reason}")
+            # Waiting failed, not the job (an expired credential, a lost network): it runs on in SageMaker.
+            fail(
+                f"lost contact with SageMaker while waiting for {recorder.submitted_as} ({_one_line(exc)}); "
+                f"it may still be running and its record stays unfinished: {_sync_hint(recorder)}"
+            )
         except Exception as exc:  # the database must never keep a job "in progress" by mistake
-            reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:1000]
+            reason = _one_line(exc)
             recorder.finish(JobStatus.FAILED, failure_reason=reason)
             fail(f"{recorder.job_name} failed: {reason}")
         if received:

@@ -80,7 +80,11 @@ SageMakerConfig.validate_sagemaker_config = staticmethod(_check_once)
 
 
 class StatusCallback(Protocol):
-    def __call__(self, status: JobStatus, message: str | None = None) -> None: ...
+    """Told each status a job reaches; at SUBMITTED also the name SageMaker knows the job by."""
+
+    def __call__(
+        self, status: JobStatus, message: str | None = None, *, job_name: str | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -402,7 +406,7 @@ class SageMakerClient:
     def run_processing(
         self, request: ProcessingRequest, on_status: StatusCallback | None = None
     ) -> JobResult:
-        notify = on_status or (lambda status, message=None: None)
+        notify = on_status or _ignore_status
         local = self.config.is_local
         session: Session = self._local_session(request.run) if local else self._session(request.run)
         settings = request.settings
@@ -473,7 +477,7 @@ class SageMakerClient:
             logs=False,
             job_name=request.job_name,
         )
-        notify(JobStatus.SUBMITTED, f"processing job {request.job_name} created")
+        notify(JobStatus.SUBMITTED, f"processing job {request.job_name} created", job_name=request.job_name)
         description = self._wait(
             lambda: session.sagemaker_client.describe_processing_job(ProcessingJobName=request.job_name),
             "ProcessingJobStatus",
@@ -484,7 +488,7 @@ class SageMakerClient:
     # Training
 
     def run_training(self, request: TrainingRequest, on_status: StatusCallback | None = None) -> JobResult:
-        notify = on_status or (lambda status, message=None: None)
+        notify = on_status or _ignore_status
         settings = request.settings
         run = request.run
         common: dict[str, Any] = {
@@ -525,7 +529,7 @@ class SageMakerClient:
             trainer.train(input_data_config=channels, wait=False, logs=False)
         # ModelTrainer appends its own timestamp to the base name; the real name is the one to follow.
         name = str(trainer._latest_training_job.training_job_name)
-        notify(JobStatus.SUBMITTED, f"training job {name} created")
+        notify(JobStatus.SUBMITTED, f"training job {name} created", job_name=name)
         description = self._wait(
             lambda: session.sagemaker_client.describe_training_job(TrainingJobName=name),
             "TrainingJobStatus",
@@ -600,6 +604,10 @@ class SageMakerClient:
             None if status is JobStatus.COMPLETED else f"job ended as {description.get(status_key)}"
         )
         return JobResult(name, status, reason, outputs)
+
+
+def _ignore_status(status: JobStatus, message: str | None = None, *, job_name: str | None = None) -> None:
+    pass
 
 
 def _one_line(exc: BaseException) -> str:

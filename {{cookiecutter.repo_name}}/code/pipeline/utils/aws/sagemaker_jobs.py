@@ -63,3 +63,16 @@ def describe_job(session: boto3.Session, job_type: JobType, job_name: str) -> Re
         None if status in {JobStatus.COMPLETED, JobStatus.IN_PROGRESS} else f"job ended as {raw}"
     )
     return RemoteJob(status, raw, reason, _metrics(description) if job_type is JobType.TRAINING else {})
+
+
+def stop_job(session: boto3.Session, job_type: JobType, job_name: str) -> None:
+    """Ask SageMaker to stop the job (it goes Stopping, then Stopped); a job that already ended is left."""
+    client = session.client("sagemaker")
+    try:
+        if job_type is JobType.TRAINING:
+            client.stop_training_job(TrainingJobName=job_name)
+        else:
+            client.stop_processing_job(ProcessingJobName=job_name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ValidationException":  # e.g. it completed meanwhile
+            raise
