@@ -14,6 +14,7 @@ import pytest
 from cookiecutter.environment import StrictEnvironment
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
+from jinja2 import FileSystemLoader
 
 from tests.support.bake import TEMPLATE_DIR, clean_env, run, template_repository, tool
 
@@ -179,10 +180,13 @@ def test_a_real_region_passes_with_its_default_role(region: str, tmp_path: Path)
 
 @pytest.mark.parametrize("region", REAL_REGIONS)
 def test_the_configs_registry_is_in_the_regions_partition(region: str, tmp_path: Path) -> None:
-    """cookiecutter.json's registry (written into configs/*.yaml) agrees with the shared rules' ecr_registry."""
-    answers = default_answers(aws_region=region, aws_account_id="210987654321")
-    module = load_hook("pre_gen_project", answers, tmp_path)
-    assert answers["__ecr_registry"] == module.naming.ecr_registry("210987654321", region)
+    """templates/aws.jinja (which writes the registry into configs/*.yaml) agrees with the shared rules."""
+    macro = StrictEnvironment(loader=FileSystemLoader(TEMPLATE_DIR / "templates")).from_string(
+        '{% from "aws.jinja" import ecr_registry %}{{ ecr_registry(account, region) }}'
+    )
+    module = load_hook("pre_gen_project", default_answers(aws_region=region), tmp_path)
+    rendered = macro.render(account="210987654321", region=region)
+    assert rendered == module.naming.ecr_registry("210987654321", region)
 
 
 MISTYPED_REGIONS = [
