@@ -85,8 +85,14 @@ if [[ $job == collection ]]; then
 fi
 log "==> $job of $model in local mode, run id $run_id ($image)"
 started=$SECONDS
-if ! run_batch "$run_id" "$model" "$image" "$job" "${job_args[@]}"; then
+status=0
+run_batch "$run_id" "$model" "$image" "$job" "${job_args[@]}" || status=$?
+if ((status != 0)); then
   exit_if_interrupted
+  if ((status == 2)); then  # the batch refused its input before any record or container
+    log "==> $job was not started (see the error above)"
+    exit 2
+  fi
   log "==> $job failed after $(seconds_since "$started") s; its record: (cd code/pipeline && poetry run python -m utils.db jobs --env local --type $job)"
   exit 1
 fi

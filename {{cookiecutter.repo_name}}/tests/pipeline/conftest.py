@@ -58,13 +58,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that need git, or the repository's scripts/, are deselected (reported, never passed) where those
-    are missing, as in the pipeline image."""
+    """Tests that need git, the repository's scripts/ or the dev config's model project installed here are
+    deselected (reported, never passed) where those are missing, as in the pipeline image."""
+    repo_root = Path(__file__).resolve().parents[2]
+    model = next(iter(yaml.safe_load((CONFIG_DIR / "dev.yaml").read_text(encoding="utf-8"))["models"]))
     missing = {
         marker
         for marker, present in (
             ("git", shutil.which("git") is not None),
-            ("scripts", (Path(__file__).resolve().parents[2] / "scripts").is_dir()),
+            ("scripts", (repo_root / "scripts").is_dir()),
+            (
+                "model_project",
+                (repo_root / "code" / "container" / model / ".venv" / "bin" / "python").is_file(),
+            ),
         )
         if not present
     }

@@ -194,7 +194,7 @@ def test_parameter_overrides_reach_the_jobs_and_the_records(
 
     assert run_batch("preprocess", "--env", "local", "--param", "seed=7").exit_code == 0
     result = run_batch(
-        "training", "--env", "local", "--hyperparameter", "learning_rate=-1", "-p", "max_depth=deep"
+        "training", "--env", "local", "--hyperparameter", "learning_rate=0.05", "-p", "max_depth=5"
     )
 
     assert result.exit_code == 0, result.output
@@ -202,9 +202,9 @@ def test_parameter_overrides_reach_the_jobs_and_the_records(
     arguments = preprocess_call["arguments"]
     assert arguments[arguments.index("--seed") + 1] == "7"
     [training_call] = local_env["training"]
-    assert training_call["hyperparameters"]["learning_rate"] == -1
-    assert training_call["hyperparameters"]["max_depth"] == "deep"
-    assert db.find_upstream(JobType.TRAINING).parameters["learning_rate"] == -1
+    assert training_call["hyperparameters"]["learning_rate"] == 0.05
+    assert training_call["hyperparameters"]["max_depth"] == 5
+    assert db.find_upstream(JobType.TRAINING).parameters["learning_rate"] == 0.05
 
 
 def test_a_malformed_parameter_override_stops_the_batch_before_any_job(

@@ -286,3 +286,39 @@ def test_ctrl_c_while_waiting_asks_sagemaker_to_stop_the_job(
     assert job.status is JobStatus.STOPPED
     description = aws_client(dev_config, "sagemaker").describe_processing_job(ProcessingJobName=job.job_name)
     assert description["ProcessingJobStatus"] == "Stopped"
+
+
+@pytest.mark.model_project
+@pytest.mark.parametrize(
+    ("batch", "override", "message"),
+    [
+        ("training", ["--hyperparameter", "learning_rate=-0.1"], "learning_rate=-0.1 must be in (0, 1]"),
+        ("training", ["--hyperparameter", "learnin_rate=0.1"], "unrecognized arguments: --learnin_rate 0.1"),
+        ("preprocess", ["--param", "seed=seven"], "argument --seed: invalid int value: 'seven'"),
+    ],
+)
+def test_parameters_the_job_would_refuse_stop_the_batch_before_any_record_or_job(
+    dev_config: Config,
+    run_batch: BatchRunner,
+    dev_db: DbAdapter,
+    batch: str,
+    override: list[str],
+    message: str,
+) -> None:
+    run_chain(run_batch, CHAIN[CHAIN.index(batch) - 1])
+    records_before = len(dev_db.list_jobs(limit=100))
+    sagemaker = aws_client(dev_config, "sagemaker")
+
+    def sagemaker_jobs() -> int:
+        processing = sagemaker.list_processing_jobs()["ProcessingJobSummaries"]
+        return len(processing) + len(sagemaker.list_training_jobs()["TrainingJobSummaries"])
+
+    created_before = sagemaker_jobs()
+
+    result = run_batch(batch, "--env", "dev", *override)
+
+    assert result.exit_code == 2
+    assert f"the {batch} job would refuse its parameters, so nothing was started: " in result.output
+    assert message in result.output
+    assert len(dev_db.list_jobs(limit=100)) == records_before
+    assert sagemaker_jobs() == created_before

@@ -193,26 +193,24 @@ def test_no_job_container_is_left_behind(lifecycle: Finished, runs_dir: Path) ->
     assert leftover_containers(runs_dir) == []
 
 
-def test_a_bad_hyperparameter_fails_in_the_container_and_is_recorded(
+def test_a_bad_hyperparameter_is_refused_with_the_jobs_message_before_any_container_or_record(
     lifecycle: Finished, runs_dir: Path
 ) -> None:
-    assert lifecycle.result.returncode == 0, "the failing job needs the lifecycle's preprocess run"
-
-    result = run_script(
-        "local_mode.sh", "training", "--hyperparameter", "learning_rate=-1", runs_dir=runs_dir
-    )
-
-    assert result.returncode != 0
-    reason = "learning_rate=-1.0 must be in (0, 1]"
-    assert reason in result.stderr
+    assert lifecycle.result.returncode == 0, "the training batch needs the lifecycle's preprocess run"
     db = DbAdapter(f"sqlite:///{runs_dir / 'local.sqlite3'}")
     try:
-        failed = db.list_jobs(JobType.TRAINING, 1)[0]
+        records_before = len(db.list_jobs(limit=1000))
+
+        result = run_script(
+            "local_mode.sh", "training", "--hyperparameter", "learning_rate=-1", runs_dir=runs_dir
+        )
+
+        assert result.returncode == 2
+        assert "the training job would refuse its parameters, so nothing was started" in result.stderr
+        assert "learning_rate=-1.0 must be in (0, 1]" in result.stderr  # the job's own words
+        assert len(db.list_jobs(limit=1000)) == records_before
     finally:
         db.close()
-    assert failed.status is JobStatus.FAILED
-    assert failed.failure_reason is not None and reason in failed.failure_reason
-    assert failed.parameters["learning_rate"] == -1
     assert leftover_containers(runs_dir) == []
 
 

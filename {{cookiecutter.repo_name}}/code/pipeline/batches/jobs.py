@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from batches.common import BatchContext, JobRecorder, fail, job_parameters, record_job, run_recorded
 from utils.aws.local_mounts import refusal
 from utils.aws.sagemaker_client import JobResult, ProcessingRequest, SageMakerClient, TrainingRequest
-from utils.config_reader import JobSettings
+from utils.config_reader import REPO_ROOT, JobSettings
 from utils.db.enum import JobStatus, JobType
 from utils.db.schema import Job
 from utils.job_specs import PROCESSING_SPECS, TRAINING_METRICS
@@ -35,6 +36,30 @@ def _require_mountable_runs_dir(ctx: BatchContext) -> None:
     container, rather than as the job's failure."""
     if ctx.config.is_local and (message := refusal(ctx.config.runs_dir)):
         fail(message, code=2)
+
+
+def _require_arguments_the_job_accepts(
+    ctx: BatchContext, job_type: JobType, parameters: Mapping[str, str | int | float | bool]
+) -> None:
+    """Ask the job's own argument parser (`python -m utils.arguments` of the model's project, when it is
+    installed on this machine) before any record, container or API call: a bad or misspelt parameter fails in
+    a fraction of a second with the job's own message. Where the project is not installed (the pipeline
+    image), the job itself still refuses them."""
+    project = REPO_ROOT / "code" / "container" / ctx.config.model_name
+    python = project / ".venv" / "bin" / "python"
+    if not python.is_file():
+        return
+    check = subprocess.run(
+        [str(python), "-m", "utils.arguments", job_type.value, *processing_arguments(parameters)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if check.returncode == 1:
+        problem = check.stdout.strip()
+        fail(f"the {job_type} job would refuse its parameters, so nothing was started: {problem}", code=2)
 
 
 def _finish(recorder: JobRecorder, result: JobResult, after: AfterCompletion | None) -> Job:
@@ -72,6 +97,7 @@ def _record(
     """The job's settings and parameters (configured, then `--param` overrides), recorded before it starts."""
     settings: JobSettings = getattr(ctx.config.jobs, job_type.value)
     parameters = job_parameters(settings.parameters, overrides)
+    _require_arguments_the_job_accepts(ctx, job_type, parameters)
     recorder = record_job(
         ctx,
         job_type,

@@ -13,9 +13,10 @@ import json
 import sys
 from collections.abc import Sequence
 
+from utils.arguments import evaluation_arguments
 from utils.data import read_csv_folder
 from utils.features import feature_frame, label_array
-from utils.job import add_threshold_option, job_argument_parser, processing_dir, run_job
+from utils.job import processing_dir, run_job
 from utils.metrics import evaluation_report, format_metrics
 from utils.model import load_model, positive_probabilities
 from utils.plots import plot_confusion_matrix, plot_roc_curve
@@ -25,9 +26,7 @@ REPORT_FILE = "evaluation.json"
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = job_argument_parser("python3 -m jobs.evaluation", __doc__)
-    add_threshold_option(parser)
-    return parser.parse_args(list(argv))
+    return evaluation_arguments(argv, __doc__)
 
 
 def run(argv: Sequence[str]) -> None:

@@ -14,18 +14,17 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from utils.arguments import inference_arguments
 from utils.data import csv_files, read_csv, write_csv
 from utils.features import feature_frame
-from utils.job import add_threshold_option, job_argument_parser, processing_dir, run_job
+from utils.job import processing_dir, run_job
 from utils.metrics import predict_labels
 from utils.model import load_model, positive_probabilities
 from utils.schema import ID_COLUMN, SchemaError, validate
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = job_argument_parser("python3 -m jobs.inference", __doc__)
-    add_threshold_option(parser)
-    return parser.parse_args(list(argv))
+    return inference_arguments(argv, __doc__)
 
 
 def run(argv: Sequence[str]) -> None:

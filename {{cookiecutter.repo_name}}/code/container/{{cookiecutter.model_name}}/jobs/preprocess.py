@@ -11,8 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from utils.arguments import preprocess_arguments
 from utils.data import read_csv_folder, split_dataset, write_csv
-from utils.job import job_argument_parser, processing_dir, run_job
+from utils.job import processing_dir, run_job
 from utils.schema import LABEL_COLUMN, validate
 
 INPUT_NAME = "raw"
@@ -20,12 +21,7 @@ OUTPUT_NAMES = ("train", "validation", "test")
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = job_argument_parser("python3 -m jobs.preprocess", __doc__)
-    parser.add_argument("--train-ratio", type=float, default=0.7)
-    parser.add_argument("--validation-ratio", type=float, default=0.15)
-    parser.add_argument("--test-ratio", type=float, default=0.15)
-    parser.add_argument("--seed", type=int, default=42, help="seed of the stratified split")
-    return parser.parse_args(list(argv))
+    return preprocess_arguments(argv, __doc__)
 
 
 def run(argv: Sequence[str]) -> None:

@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from utils.errors import JobError
-from utils.metrics import DEFAULT_THRESHOLD
 
+DEFAULT_THRESHOLD = 0.5  # probability at or above which a row is predicted positive
 FAILURE_MESSAGE_LIMIT = 1024  # SageMaker shows this many characters of the failure file as FailureReason.
 
 JobBody = Callable[[Sequence[str]], None]

@@ -17,9 +17,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from utils.job import DEFAULT_THRESHOLD
 from utils.schema import CLASS_NAMES, NEGATIVE_LABEL, POSITIVE_LABEL
-
-DEFAULT_THRESHOLD = 0.5
 
 
 def predict_labels(probabilities: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
