@@ -1,9 +1,9 @@
 """The generated repo's local-mode lifecycle (scripts/local_run), fully offline on the host side.
 
 Docker tier (`pytest --docker`): builds the default render's model image on the stand-in base image, then runs
-the generated project's own lifecycle tests (tests/pipeline/test_local_lifecycle.py: the whole lifecycle, a job
-failing on a bad hyperparameter, Ctrl-C during training) with the host process in a network namespace of its
-own and no AWS variable at all. Docker is still reached through its unix socket; the job containers run as usual.
+the generated project's own lifecycle tests (tests/pipeline/test_local_lifecycle.py: the whole lifecycle, a bad
+hyperparameter refused before any container, Ctrl-C during training) with the host process in a network
+namespace of its own and no AWS variable at all. Docker is still reached through its unix socket; the job containers run as usual.
 Also: the lifecycle with Compose v2, and run by an unprivileged user who must get every output file back.
 """
 
@@ -66,7 +66,7 @@ def test_the_lifecycle_runs_in_local_mode_without_network_or_aws(set_up_project:
         "test_the_evaluation_report_scores_above_the_floor_and_has_plots",
         "test_every_collected_row_gets_a_prediction",
         "test_no_job_container_is_left_behind",
-        "test_a_bad_hyperparameter_fails_in_the_container_and_is_recorded",
+        "test_a_bad_hyperparameter_is_refused_with_the_jobs_message_before_any_container_or_record",
         "test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it[process-group]",
         "test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it[script-only]",
     ):
