@@ -77,6 +77,7 @@ COMMON = [
     "code/pipeline/utils/db/migrations/versions/v0001_initial_schema.py",
     "code/pipeline/utils/db/schema.py",
     "code/pipeline/utils/db/seed.py",
+    "code/pipeline/utils/errors.py",
     "code/pipeline/utils/job_specs.py",
     "code/pipeline/utils/layout.py",
     "code/pipeline/utils/naming.py",

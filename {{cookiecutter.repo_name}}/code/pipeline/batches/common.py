@@ -24,6 +24,7 @@ from utils.config_reader import Config, ConfigError, commit_tag, load_config
 from utils.db.db_adapter import DatabaseError, DbAdapter
 from utils.db.enum import JobStatus, JobType
 from utils.db.schema import Job
+from utils.errors import one_line
 from utils.layout import Layout, RunLayout, new_run_id
 
 EnvOption = Annotated[
@@ -297,7 +298,7 @@ def _stop_and_exit(recorder: JobRecorder, signal_number: int) -> NoReturn:
         except (BotoCoreError, ClientError) as exc:
             fail(
                 f"{recorder.submitted_as} may still be running in SageMaker: asking it to stop failed "
-                f"({_one_line(exc)}); {_sync_hint(recorder)}",
+                f"({one_line(exc)}); {_sync_hint(recorder)}",
                 code=code,
             )
         job = recorder.stop(f"stopped by {name}: SageMaker was asked to stop it")
@@ -307,10 +308,6 @@ def _stop_and_exit(recorder: JobRecorder, signal_number: int) -> NoReturn:
         )
     job = recorder.stop(f"stopped by {name} before it finished")
     fail(f"{job.job_name} stopped by {name}; recorded {job.status}", code=code)
-
-
-def _one_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:1000]
 
 
 def run_recorded(recorder: JobRecorder, work: Callable[[], Job]) -> Job:
@@ -328,16 +325,16 @@ def run_recorded(recorder: JobRecorder, work: Callable[[], Job]) -> Job:
             _stop_and_exit(recorder, stop.signal_number)
         except (BotoCoreError, ClientError) as exc:
             if recorder.submitted_as is None:  # nothing runs in SageMaker: the job failed to start
-                reason = _one_line(exc)
+                reason = one_line(exc)
                 recorder.finish(JobStatus.FAILED, failure_reason=reason)
                 fail(f"{recorder.job_name} failed: {reason}")
             # Waiting failed, not the job (an expired credential, a lost network): it runs on in SageMaker.
             fail(
-                f"lost contact with SageMaker while waiting for {recorder.submitted_as} ({_one_line(exc)}); "
+                f"lost contact with SageMaker while waiting for {recorder.submitted_as} ({one_line(exc)}); "
                 f"it may still be running and its record stays unfinished: {_sync_hint(recorder)}"
             )
         except Exception as exc:  # the database must never keep a job "in progress" by mistake
-            reason = _one_line(exc)
+            reason = one_line(exc)
             recorder.finish(JobStatus.FAILED, failure_reason=reason)
             fail(f"{recorder.job_name} failed: {reason}")
         if received:

@@ -57,8 +57,9 @@ def _require_arguments_the_job_accepts(
         check=False,
         timeout=120,
     )
-    if check.returncode == 1:
-        problem = check.stdout.strip()
+    # Exit 1 with the job's message on stdout; anything else (an older model project without the module)
+    # leaves the check to the job.
+    if check.returncode == 1 and (problem := check.stdout.strip()):
         fail(f"the {job_type} job would refuse its parameters, so nothing was started: {problem}", code=2)
 
 

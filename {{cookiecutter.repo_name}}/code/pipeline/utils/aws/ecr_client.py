@@ -14,7 +14,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from utils import naming
 
-_DNS_SUFFIXES = "|".join(re.escape(partition.dns_suffix) for partition in naming.PARTITIONS)
+_DNS_SUFFIXES = "|".join(
+    re.escape(suffix) for suffix in dict.fromkeys(p.dns_suffix for p in naming.PARTITIONS)
+)
 ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.(?:" + _DNS_SUFFIXES + ")$")
 NOT_FOUND = {"ImageNotFoundException", "RepositoryNotFoundException"}
 

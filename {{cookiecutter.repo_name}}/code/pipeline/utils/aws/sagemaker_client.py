@@ -38,10 +38,11 @@ from sagemaker.core.training.configs import (
 )
 from sagemaker.train.model_trainer import Mode, ModelTrainer
 
-from utils.aws.sagemaker_jobs import SAGEMAKER_STATUSES
+from utils.aws.sagemaker_jobs import job_state
 from utils.aws.session import EndpointSession
 from utils.config_reader import Config, JobSettings
 from utils.db.enum import JobStatus
+from utils.errors import one_line
 from utils.job_specs import MODEL_ARCHIVE, MODEL_FILE
 from utils.layout import RunLayout
 
@@ -260,7 +261,7 @@ def model_archive_problem(archive: Path) -> str | None:
         with tarfile.open(archive, "r:gz") as tar:
             files = {Path(member.name).name for member in tar.getmembers() if member.isfile()}
     except (OSError, tarfile.TarError) as exc:
-        return f"its model archive {archive} is unreadable: {_one_line(exc)}"
+        return f"its model archive {archive} is unreadable: {one_line(exc)}"
     if MODEL_FILE not in files:
         held = ", ".join(sorted(files)) if files else "nothing"
         return f"its model archive {archive} holds no {MODEL_FILE} (it holds {held})"
@@ -353,7 +354,7 @@ def local_failure_reason(exc: BaseException, container_root: str, log: _LogTail)
         match = _ERROR_LINE.search(_COLOURS.sub("", line))
         if match:
             return match.group("reason").strip()[:1000]
-    return _one_line(exc)
+    return one_line(exc)
 
 
 def run_local_job(
@@ -538,13 +539,7 @@ class SageMakerClient:
         artifact = description.get("ModelArtifacts", {}).get("S3ModelArtifacts") or run.model_artifact(
             name, False
         )
-        metrics = {
-            m["MetricName"]: float(m["Value"])
-            for m in description.get("FinalMetricDataList", [])
-            if "Value" in m
-        }
-        result = self._result(name, description, "TrainingJobStatus", {"model": artifact})
-        return JobResult(result.job_name, result.status, result.failure_reason, result.output_uris, metrics)
+        return self._result(name, description, "TrainingJobStatus", {"model": artifact})
 
     def _run_local_training(
         self, request: TrainingRequest, common: dict[str, Any], notify: StatusCallback
@@ -586,7 +581,7 @@ class SageMakerClient:
         reported: JobStatus | None = None
         while True:
             description: dict[str, Any] = describe()
-            status = SAGEMAKER_STATUSES.get(str(description.get(status_key)), JobStatus.IN_PROGRESS)
+            status = job_state(description, status_key).status
             if status is not reported:
                 reported = status
                 if not status.is_terminal:
@@ -599,17 +594,9 @@ class SageMakerClient:
     def _result(
         name: str, description: dict[str, Any], status_key: str, outputs: dict[str, str]
     ) -> JobResult:
-        status = SAGEMAKER_STATUSES.get(str(description.get(status_key)), JobStatus.FAILED)
-        reason = description.get("FailureReason") or (
-            None if status is JobStatus.COMPLETED else f"job ended as {description.get(status_key)}"
-        )
-        return JobResult(name, status, reason, outputs)
+        state = job_state(description, status_key)
+        return JobResult(name, state.status, state.failure_reason, outputs, state.metrics)
 
 
 def _ignore_status(status: JobStatus, message: str | None = None, *, job_name: str | None = None) -> None:
     pass
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:1000]

@@ -1,6 +1,6 @@
-"""What SageMaker itself says of a job, asked with boto3 alone (no SDK import): the status map the batches
-use while they wait, and the look-up that `python -m utils.db sync` uses to settle the records of jobs whose
-batch ended first (Ctrl-C, a closed laptop, an expired credential)."""
+"""What SageMaker says of a job, asked with boto3 alone (no SDK import): how a Describe*Job answer reads (used
+by the batches while they wait and by `python -m utils.db sync`, which settles the records of jobs whose
+batch ended first: Ctrl-C, a closed laptop, an expired credential), and the stop request."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ SAGEMAKER_STATUSES = {
 
 
 @dataclass(frozen=True)
-class RemoteJob:
-    """A job as SageMaker describes it."""
+class JobState:
+    """A job as one Describe*Job answer tells it."""
 
     status: JobStatus
     sagemaker_status: str
@@ -31,38 +31,37 @@ class RemoteJob:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def _metrics(description: dict[str, Any]) -> dict[str, float]:
-    return {
+def job_state(description: dict[str, Any], key: str) -> JobState:
+    """Read a DescribeTrainingJob / DescribeProcessingJob answer (`key`: its status field). A status this
+    table does not know counts as still running; an end other than Completed always has a reason."""
+    raw = str(description.get(key))
+    status = SAGEMAKER_STATUSES.get(raw, JobStatus.IN_PROGRESS)
+    reason = description.get("FailureReason") or (
+        f"job ended as {raw}" if status.is_terminal and status is not JobStatus.COMPLETED else None
+    )
+    metrics = {
         metric["MetricName"]: float(metric["Value"])
         for metric in description.get("FinalMetricDataList", [])
         if "Value" in metric
     }
+    return JobState(status, raw, reason, metrics)
 
 
-def describe_job(session: boto3.Session, job_type: JobType, job_name: str) -> RemoteJob | None:
-    """The job's state in SageMaker; None when SageMaker has no job of that name. Other API errors
-    (credentials, network, permissions) propagate: they say nothing about the job."""
+def describe_job(session: boto3.Session, job_type: JobType, job_name: str) -> JobState | None:
+    """The job's state in SageMaker; None when SageMaker has no job of that name (it answers
+    ValidationException). Other API errors (credentials, network, permissions) propagate."""
     client = session.client("sagemaker")
     try:
         if job_type is JobType.TRAINING:
-            description = client.describe_training_job(TrainingJobName=job_name)
-            raw = str(description.get("TrainingJobStatus"))
+            description, key = client.describe_training_job(TrainingJobName=job_name), "TrainingJobStatus"
         else:
             description = client.describe_processing_job(ProcessingJobName=job_name)
-            raw = str(description.get("ProcessingJobStatus"))
+            key = "ProcessingJobStatus"
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        if (
-            error.get("Code") in {"ValidationException", "ResourceNotFound"}
-            and "not" in str(error.get("Message", "")).lower()
-        ):
+        if exc.response.get("Error", {}).get("Code") == "ValidationException":
             return None
         raise
-    status = SAGEMAKER_STATUSES.get(raw, JobStatus.IN_PROGRESS)
-    reason = description.get("FailureReason") or (
-        None if status in {JobStatus.COMPLETED, JobStatus.IN_PROGRESS} else f"job ended as {raw}"
-    )
-    return RemoteJob(status, raw, reason, _metrics(description) if job_type is JobType.TRAINING else {})
+    return job_state(description, key)
 
 
 def stop_job(session: boto3.Session, job_type: JobType, job_name: str) -> None:

@@ -1,0 +1,11 @@
+"""How an exception reads in a job record's failure reason and in a batch's error line."""
+
+from __future__ import annotations
+
+FAILURE_REASON_LIMIT = 1000  # characters kept; SageMaker's own FailureReason is at most 1024
+
+
+def one_line(exc: BaseException) -> str:
+    """`Type: message` on one line (whitespace collapsed), cut to what a record keeps."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:FAILURE_REASON_LIMIT]
