@@ -1,14 +1,15 @@
 """The generated model image: build.sh, push.sh and the test scripts, run as a user would.
 
-Docker tier (`pytest --docker`): builds the default render's model image on the stand-in base image, runs the
-generated project's own Docker tests against it, and pushes it to a local registry with moto standing in for
-the ECR API.
+Docker tier: builds the model image of a set-up render with answers unlike the defaults on the stand-in base
+image, checks its tag is the one the batches submit, runs the generated project's own Docker tests against it,
+and pushes it to a local registry with moto standing in for the ECR API.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.bake import bake, clean_env, commit_all, recorded_answers, run
+from tests.support.bake import clean_env, recorded_answers, run
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -67,11 +68,9 @@ def last_line(result: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A default render committed to git, as build.sh tags images with the commit."""
-    root = bake(tmp_path_factory.mktemp("image"))
-    commit_all(root)
-    return root
+def project(set_up_project: Path) -> Path:
+    """A render unlike the defaults, set up: the scripts read the images' settings through the pipeline project."""
+    return set_up_project
 
 
 @pytest.fixture(scope="module")
@@ -110,14 +109,25 @@ def test_build_and_push_scripts_explain_themselves(default_project: Path) -> Non
     assert refused.returncode != 0 and "pipeline image's name" in refused.stderr
 
 
+def submitted_image(project: Path, env: dict[str, str]) -> str:
+    """The image a `--env dev` batch submits, as the pipeline project names it."""
+    code = "from utils.config_reader import load_config; print(load_config('dev').image_uri())"
+    return run([".venv/bin/python", "-c", code], cwd=project / "code" / "pipeline", env=env).stdout.strip()
+
+
 @pytest.mark.docker
-def test_build_tags_the_commit_and_ships_no_compiler(project: Path, model: str, image: str) -> None:
-    commit = run(["git", "rev-parse", "--short", "HEAD"], cwd=project).stdout.strip()
+def test_build_tags_the_image_the_batches_submit_and_ships_no_compiler(
+    project: Path, model: str, image: str, build_env: dict[str, str]
+) -> None:
     given = answers(project)
     registry = f"{given['aws_account_id']}.dkr.ecr.{given['aws_region']}.amazonaws.com"
-    assert image == f"{registry}/{given['ecr_repository_prefix']}/{model}:{commit}"
+    name, tag = image.rsplit(":", 1)
+    assert name == f"{registry}/{given['ecr_repository_prefix']}/{model}"
+    assert re.fullmatch(r"[0-9a-f]{12}", tag)
+    assert submitted_image(project, build_env) == image
     config = json.loads(run(["docker", "image", "inspect", image]).stdout)[0]["Config"]
     assert config["Cmd"] == ["train"]
+    assert config["Labels"]["org.opencontainers.image.base.name"] == build_env["BASE_IMAGE"]
     probe = run(
         [
             "docker",
@@ -134,22 +144,58 @@ def test_build_tags_the_commit_and_ships_no_compiler(project: Path, model: str, 
 
 
 @pytest.mark.docker
-def test_build_refuses_uncommitted_changes_unless_marked_dirty(
+def test_an_edited_job_builds_under_a_new_tag_and_an_edit_the_image_never_sees_keeps_it(
     project: Path, model: str, image: str, build_env: dict[str, str]
 ) -> None:
-    scratch = project / "scratch.txt"
-    scratch.write_text("work in progress\n", encoding="utf-8")
+    code = project / "code" / "container" / model
+    notes, job = code / "NOTES.md", code / "jobs" / "training.py"
+    original = job.read_text(encoding="utf-8")
+    edited = ""
     try:
-        refused = run(["scripts/docker/container/build.sh", model], cwd=project, env=build_env, check=False)
-        assert refused.returncode != 0
-        assert "uncommitted changes" in refused.stderr
-        dirty = last_line(
-            run(["scripts/docker/container/build.sh", "--allow-dirty", model], cwd=project, env=build_env, timeout=3600)
-        )
-        assert dirty == f"{image}-dirty"
-        subprocess.run(["docker", "image", "rm", dirty], capture_output=True, check=False)
+        notes.write_text("not copied into the image\n", encoding="utf-8")
+        build = ["scripts/docker/container/build.sh", model]
+        assert last_line(run(build, cwd=project, env=build_env, timeout=3600)) == image
+        job.write_text(original + "\n# an edit on a branch\n", encoding="utf-8")
+        edited = last_line(run(build, cwd=project, env=build_env, timeout=3600))
+        assert edited.rsplit(":", 1)[0] == image.rsplit(":", 1)[0]
+        assert edited != image
+        assert submitted_image(project, build_env) == edited
     finally:
-        scratch.unlink()
+        job.write_text(original, encoding="utf-8")
+        notes.unlink(missing_ok=True)
+        if edited and edited != image:
+            subprocess.run(["docker", "image", "rm", edited], capture_output=True, check=False)
+    assert submitted_image(project, build_env) == image
+
+
+@pytest.mark.docker
+def test_a_local_run_rebuilds_its_image_once_the_base_image_is_newer(
+    project: Path, model: str, build_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The tag follows the base image's name; a newer image under that name (a pull) still means a rebuild."""
+    alias = f"local/base-alias-{os.getpid()}:{model.replace('_', '-')}"
+    run(["docker", "tag", build_env["BASE_IMAGE"], alias])
+    env = {**build_env, "BASE_IMAGE": alias}
+    local_build = ["scripts/local_run/local_mode.sh", "build"]
+    reference = ""
+    try:
+        reference = last_line(run(local_build, cwd=project, env=env, timeout=3600))
+        assert "is up to date with its build inputs" in run(local_build, cwd=project, env=env).stderr
+        newer = tmp_path / "Dockerfile.newer"
+        newer.write_text(f"FROM {build_env['BASE_IMAGE']}\nLABEL refreshed=yes\n", encoding="utf-8")
+        run(["docker", "build", "--quiet", "--tag", alias, "--file", str(newer), str(tmp_path)], env=env)
+
+        rebuilt = run(local_build, cwd=project, env=env, timeout=3600)
+
+        assert last_line(rebuilt) == reference
+        assert f"building {reference}" in rebuilt.stderr
+        base_id = run(["docker", "images", "--no-trunc", "--quiet", alias]).stdout.strip()
+        labels = json.loads(run(["docker", "image", "inspect", reference]).stdout)[0]["Config"]["Labels"]
+        assert labels["base-image-id"] == base_id
+    finally:
+        for leftover in (reference, alias):
+            if leftover:
+                subprocess.run(["docker", "image", "rm", leftover], capture_output=True, check=False)
 
 
 @pytest.mark.docker
@@ -161,7 +207,7 @@ def test_env_files_beside_the_job_code_stay_out_of_the_image(
     for path in planted:
         path.write_text("AWS_SECRET_ACCESS_KEY=planted-beside-the-job-code\n", encoding="utf-8")
     try:
-        # Git ignores env files, so the tree stays clean and the build keeps the commit's own tag.
+        # .dockerignore keeps env files out of the build inputs, so the tag stays what it was.
         rebuilt = last_line(run(["scripts/docker/container/build.sh", model], cwd=project, env=build_env, timeout=3600))
     finally:
         for path in planted:
@@ -253,7 +299,9 @@ def test_push_creates_a_scanned_immutable_repository_and_pushes_the_tag(
     moto_endpoint: str,
     tmp_path: Path,
 ) -> None:
-    env = aws_env(tmp_path, {"ECR_REGISTRY": local_registry, "AWS_ENDPOINT_URL": moto_endpoint})
+    # The base image is part of the tag: push names the image build named, given the same BASE_IMAGE.
+    given = {"ECR_REGISTRY": local_registry, "AWS_ENDPOINT_URL": moto_endpoint, "BASE_IMAGE": build_env["BASE_IMAGE"]}
+    env = aws_env(tmp_path, given)
     reference = last_line(
         run(
             ["scripts/docker/container/build.sh", model],
@@ -276,7 +324,7 @@ def test_push_creates_a_scanned_immutable_repository_and_pushes_the_tag(
                     "ecr",
                     "describe-repositories",
                     "--region",
-                    "ap-northeast-1",
+                    answers(project)["aws_region"],
                     "--repository-names",
                     repository,
                     "--output",

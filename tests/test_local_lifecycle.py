@@ -3,7 +3,8 @@
 Docker tier (`pytest --docker`): builds the default render's model image on the stand-in base image, then runs
 the generated project's own lifecycle tests (tests/pipeline/test_local_lifecycle.py: the whole lifecycle, a bad
 hyperparameter refused before any container, Ctrl-C during training) with the host process in a network
-namespace of its own and no AWS variable at all. Docker is still reached through its unix socket; the job containers run as usual.
+namespace of its own and no AWS variable at all. Docker is still reached through its unix socket; the job
+containers run as usual.
 Also: the lifecycle with Compose v2, and run by an unprivileged user who must get every output file back.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.bake import clean_env, run
+from tests.support.bake import clean_env, recorded_answers, run
 
 pytestmark = pytest.mark.docker
 
@@ -48,7 +49,14 @@ def test_the_lifecycle_runs_in_local_mode_without_network_or_aws(set_up_project:
         env={**env, "DOCKER_BUILD_NETWORK": "host"},
         timeout=3600,
     )
-    assert ":local-" in built.stdout.strip().splitlines()[-1]
+    model = recorded_answers(set_up_project)["cookiecutter"]["model_name"]
+    settings = run(
+        [".venv/bin/python", "-m", "utils.config_reader", "image", "--env", "local", "--model", model],
+        cwd=set_up_project / "code" / "pipeline",
+        env=env,
+    ).stdout
+    # Local runs name their image by the one tag rule, as build.sh and the batches do.
+    assert f"reference={built.stdout.strip().splitlines()[-1]}\n" in settings
     # The namespace really has no way out: not even a name lookup succeeds in it.
     probe = run([*without_network(), "getent", "hosts", "pypi.org"], env=env, check=False)
     assert probe.returncode != 0

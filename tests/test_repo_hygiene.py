@@ -151,4 +151,5 @@ def test_doctor_says_how_to_set_another_base_image_when_it_cannot_be_had(
     assert result.returncode != 0
     base_line = next(line for line in result.stdout.splitlines() if "base-image" in line)
     assert "FAIL" in base_line and f"{missing} is neither on this machine nor pullable" in base_line
-    assert "BASE_IMAGE=IMAGE for one command, ARG BASE_IMAGE in scripts/docker/*/Dockerfile for good" in result.stdout
+    fix = "BASE_IMAGE=IMAGE for one command, images.base_image in code/pipeline/configs/*.yaml for good"
+    assert fix in result.stdout

@@ -6,10 +6,10 @@ usage() {
   cat <<USAGE
 Usage: scripts/doctor.sh [--aws]
 
-Checks git, Python, Poetry, the Docker engine, the images' base image (BASE_IMAGE, else the Dockerfiles'
-default) is on this machine or pullable, Docker Compose (v2 plugin or v1 docker-compose), that SageMaker local
+Checks git, Python, Poetry, the Docker engine, the images' base image (BASE_IMAGE, else the configs'
+images.base_image, else the Dockerfiles' default) is on this machine or pullable, Docker Compose (v2 plugin or v1 docker-compose), that SageMaker local
 mode can mount the runs folder (PIPELINE_RUNS_DIR, default runs/) and the AWS CLI.
-  --aws   also check AWS credentials (sts get-caller-identity) and that ECR answers in the configured region
+  --aws   also check AWS credentials (sts get-caller-identity) and that ECR answers in the dev config's region
 Exits non-zero when a check fails.
 USAGE
 }
@@ -24,8 +24,32 @@ esac
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 wanted_python=$(tr -d '[:space:]' <"$repo_root/.python-version")
-region=${AWS_REGION:-${AWS_DEFAULT_REGION:-{{ cookiecutter.aws_region }}}}
+pipeline_python=$repo_root/code/pipeline/.venv/bin/python
 failures=0
+
+# config_value ENV KEY [--model MODEL | --pipeline]: one value of `python -m utils.config_reader image`.
+config_value() {
+  local env=$1 key=$2
+  shift 2
+  (cd "$repo_root/code/pipeline" && "$pipeline_python" -m utils.config_reader image --env "$env" "$@") \
+    | sed -n "s/^$key=//p"
+}
+
+# base_images: the base image of every image the local and dev configs build. Every model image comes from the
+# one model Dockerfile with the config's one base image, so the first model stands for them all.
+base_images() {
+  local dockerfile env projects=("$repo_root"/code/container/*/pyproject.toml)
+  if [[ -x $pipeline_python ]]; then
+    for env in local dev; do
+      config_value "$env" base_image --pipeline
+      [[ -e ${projects[0]} ]] && config_value "$env" base_image --model "$(basename "$(dirname "${projects[0]}")")"
+    done
+  else
+    for dockerfile in "$repo_root"/scripts/docker/{container,pipeline}/Dockerfile; do
+      echo "${BASE_IMAGE:-$(sed -n 's/^ARG BASE_IMAGE=//p' "$dockerfile" | head -n 1)}"
+    done
+  fi
+}
 
 if [[ -t 1 ]]; then ok=$'\e[32m ok \e[0m'; bad=$'\e[31mFAIL\e[0m'; else ok=" ok "; bad="FAIL"; fi
 
@@ -67,19 +91,18 @@ if ! command -v docker >/dev/null 2>&1; then
   fail docker "docker CLI not found" "install Docker Engine or Docker Desktop"
 elif version=$(docker info 2>/dev/null | awk -F': ' '/Server Version/ {print $2}') && [[ -n $version ]]; then
   pass docker "engine $version"
-  # The images' base: BASE_IMAGE for one command, else each Dockerfile's own ARG BASE_IMAGE default.
+  # The images' base: BASE_IMAGE for one command, else images.base_image in the configs (with the pipeline
+  # project installed to read them), else each Dockerfile's own ARG BASE_IMAGE default.
   manifest=(docker manifest inspect)
   command -v timeout >/dev/null 2>&1 && manifest=(timeout 30 "${manifest[@]}")
-  for base in $(for dockerfile in "$repo_root"/scripts/docker/{container,pipeline}/Dockerfile; do
-    echo "${BASE_IMAGE:-$(sed -n 's/^ARG BASE_IMAGE=//p' "$dockerfile" | head -n 1)}"
-  done | sort -u); do
+  for base in $(base_images | sort -u); do
     if docker image inspect "$base" >/dev/null 2>&1; then
       pass base-image "$base (on this machine)"
     elif "${manifest[@]}" "$base" >/dev/null 2>&1; then
       pass base-image "$base (pullable)"
     else
       fix="pull or build it, or use another: BASE_IMAGE=IMAGE for one command,"
-      fix+=" ARG BASE_IMAGE in scripts/docker/*/Dockerfile for good"
+      fix+=" images.base_image in code/pipeline/configs/*.yaml for good"
       fail base-image "$base is neither on this machine nor pullable" "$fix"
     fi
   done
@@ -96,7 +119,6 @@ else
 fi
 
 runs_dir=${PIPELINE_RUNS_DIR:-$repo_root/runs}
-pipeline_python=$repo_root/code/pipeline/.venv/bin/python
 if [[ ! -x $pipeline_python ]]; then
   printf '[%s] %-16s %s\n' " -- " runs-folder "$runs_dir not checked yet: it needs \`make setup\` first"
 elif refusal=$(cd "$repo_root/code/pipeline" && "$pipeline_python" -m utils.aws.local_mounts "$runs_dir" 2>&1); then
@@ -121,7 +143,11 @@ if $check_aws; then
   else
     fail aws-identity "no usable credentials" "aws configure sso (or export AWS_PROFILE=...)"
   fi
-  if aws ecr describe-repositories --region "$region" --max-items 1 >/dev/null 2>&1; then
+  region=""
+  [[ -x $pipeline_python ]] && region=$(config_value dev region --pipeline)
+  if [[ -z $region ]]; then
+    fail ecr "no region to check: it comes from code/pipeline/configs/dev.yaml" "run \`make setup\` first"
+  elif aws ecr describe-repositories --region "$region" --max-items 1 >/dev/null 2>&1; then
     pass ecr "reachable in $region"
   else
     fail ecr "not reachable in $region" "check credentials, region and ecr:DescribeRepositories permission"

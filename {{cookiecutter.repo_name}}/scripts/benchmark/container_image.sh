@@ -13,7 +13,8 @@ Builds the model's runtime image from scratch (no layer cache) in a temporary co
 then changes one job file and rebuilds, then builds a single-stage variant of the same Dockerfile, and prints
 sizes and times. Leaves the repository untouched and removes the images it tagged. Takes a few minutes.
 
-Environment: BASE_IMAGE and DOCKER_BUILD_NETWORK as for scripts/docker/container/build.sh.
+Environment: BASE_IMAGE and DOCKER_BUILD_NETWORK as for scripts/docker/container/build.sh (base image: the
+local config's, as local runs build it).
 Models: $(list_models)
 USAGE
 }
@@ -22,10 +23,11 @@ case ${1:-} in
   "" | -h | --help) usage; [[ -n ${1:-} ]]; exit $? ;;
 esac
 model=$1
-image_name model "$model" >/dev/null
+require_model "$model"
 
 dockerfile=$REPO_ROOT/scripts/docker/container/Dockerfile
-base_image=${BASE_IMAGE:-$(sed -n 's/^ARG BASE_IMAGE=//p' "$dockerfile" | head -n 1)}
+load_image_settings local model "$model"
+base_image=$image_base
 workdir=$(mktemp -d)
 run_id=$(basename "$workdir" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9')
 tags=("benchmark/$model:multi-$run_id" "benchmark/$model:rebuild-$run_id" "benchmark/$model:single-$run_id")

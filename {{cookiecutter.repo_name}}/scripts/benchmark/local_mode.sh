@@ -34,7 +34,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 model=$(chosen_model "$model")
-image_name model "$model" >/dev/null
+require_model "$model"
 require_local_mode
 image=$(ensure_model_image "$model")
 

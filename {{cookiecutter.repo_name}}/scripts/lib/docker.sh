@@ -3,13 +3,11 @@
 # pipeline image (scripts/docker/pipeline). Sourced by the thin scripts next to each Dockerfile and by
 # scripts/test/*.sh; the image kind is their only difference.
 
-# Where images go unless flags or ECR_REGISTRY say otherwise (answers given when the repository was created).
-readonly DEFAULT_AWS_ACCOUNT_ID="{{ cookiecutter.aws_account_id }}"
-readonly DEFAULT_AWS_REGION="{{ cookiecutter.aws_region }}"
-readonly ECR_REPOSITORY_PREFIX="{{ cookiecutter.ecr_repository_prefix }}"
 readonly PIPELINE_IMAGE="pipeline"
-# SageMaker runs x86_64 instances unless told otherwise; building for it on an ARM laptop keeps jobs runnable.
-readonly DEFAULT_PLATFORM="linux/amd64"
+# Labels of every image built here: the base image and the local id it had, so that a local run rebuilds an
+# image whose base was pulled or rebuilt since (the tag follows the base's name, not its content).
+readonly BASE_NAME_LABEL="org.opencontainers.image.base.name"
+readonly BASE_ID_LABEL="base-image-id"
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 readonly REPO_ROOT
@@ -23,18 +21,13 @@ log() {
   echo "$*" >&2
 }
 
-# image_name KIND [MODEL] -> the image's name under the ECR prefix, after checking MODEL exists.
-image_name() {
-  local kind=$1 model=${2:-}
-  if [[ $kind == pipeline ]]; then
-    echo "$ECR_REPOSITORY_PREFIX/$PIPELINE_IMAGE"
-    return
-  fi
+# require_model MODEL: the script ends unless MODEL has a project under code/container.
+require_model() {
+  local model=${1:-}
   [[ -n $model ]] || die "name the model to use (one of: $(list_models))"
   [[ $model != "$PIPELINE_IMAGE" ]] || die "'$PIPELINE_IMAGE' is the pipeline image's name, not a model"
   [[ -f $REPO_ROOT/code/container/$model/pyproject.toml ]] \
     || die "no model '$model' under code/container (models: $(list_models))"
-  echo "$ECR_REPOSITORY_PREFIX/$model"
 }
 
 list_models() {
@@ -53,42 +46,70 @@ dockerfile_for() {
   esac
 }
 
-# registry ACCOUNT REGION -> the registry host, in the region's partition (by the naming rules the pipeline
-# uses); ECR_REGISTRY replaces it (a local registry in tests).
-registry() {
-  if [[ -n ${ECR_REGISTRY:-} ]]; then
-    echo "$ECR_REGISTRY"
-  else
-    python3 "$REPO_ROOT/code/pipeline/utils/naming.py" ecr-registry "$1" "$2" \
-      || die "--account-id and --region must name an AWS account and region (see above)"
-  fi
-}
+# The settings of one image, read by load_image_settings from code/pipeline/configs/<env>.yaml.
+image_reference="" image_registry="" image_repository="" image_tag="" image_region="" image_base="" image_platform=""
 
-# image_tag ALLOW_DIRTY -> the commit's short SHA; a tree with uncommitted changes gets "-dirty" when allowed.
-image_tag() {
-  local allow_dirty=$1 sha
-  sha=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null) \
-    || die "images are tagged with the git commit: $REPO_ROOT has no commit yet"
-  if [[ -n $(git -C "$REPO_ROOT" status --porcelain --untracked-files=normal) ]]; then
-    [[ $allow_dirty == true ]] \
-      || die "uncommitted changes: commit them, or pass --allow-dirty to tag the image $sha-dirty"
-    echo "$sha-dirty"
-  else
-    echo "$sha"
-  fi
-}
-
-# docker_build KIND MODEL TARGET REFERENCE PLATFORM: progress goes to stderr.
-docker_build() {
-  local kind=$1 model=$2 target=$3 reference=$4 platform=$5
-  local args=(build --file "$(dockerfile_for "$kind")" --target "$target" --tag "$reference")
+# load_image_settings ENV KIND MODEL [PLATFORM]: the image's reference (registry, repository and tag by the
+# repository's one tag rule, utils/image_inputs.py), region, base image and platform, as the batches see them;
+# IMAGE_TAG, ECR_REGISTRY and BASE_IMAGE override the config here as they do there.
+load_image_settings() {
+  local env=$1 kind=$2 model=$3 platform=${4:-} output key value
+  local python=$REPO_ROOT/code/pipeline/.venv/bin/python
+  [[ -x $python ]] \
+    || die "the pipeline project is not installed (code/pipeline/.venv is missing): run \`make setup\`; its configs give the images' registry, prefix, region and base image"
+  local args=(-m utils.config_reader image --env "$env")
+  if [[ $kind == pipeline ]]; then args+=(--pipeline); else args+=(--model "$model"); fi
   [[ -n $platform ]] && args+=(--platform "$platform")
-  [[ -n ${BASE_IMAGE:-} ]] && args+=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
+  output=$(cd "$REPO_ROOT/code/pipeline" && "$python" "${args[@]}") \
+    || die "code/pipeline/configs/$env.yaml cannot name the image (see above)"
+  while IFS='=' read -r key value; do
+    case $key in
+      reference) image_reference=$value ;;
+      registry) image_registry=$value ;;
+      repository) image_repository=$value ;;
+      tag) image_tag=$value ;;
+      region) image_region=$value ;;
+      base_image) image_base=$value ;;
+      platform) image_platform=$value ;;
+    esac
+  done <<<"$output"
+}
+
+# local_image_id IMAGE: the image's id on this machine, or nothing.
+local_image_id() {
+  docker images --no-trunc --quiet "$1" 2>/dev/null | head -n 1
+}
+
+# docker_build KIND MODEL TARGET REFERENCE PLATFORM BASE: progress goes to stderr.
+docker_build() {
+  local kind=$1 model=$2 target=$3 reference=$4 platform=$5 base=$6
+  local args=(build --file "$(dockerfile_for "$kind")" --target "$target" --tag "$reference"
+    --platform "$platform" --build-arg "BASE_IMAGE=$base" --label "$BASE_NAME_LABEL=$base")
+  local base_id
+  base_id=$(local_image_id "$base")
+  [[ -n $base_id ]] && args+=(--label "$BASE_ID_LABEL=$base_id")
   [[ $kind == model ]] && args+=(--build-arg "MODEL_NAME=$model")
   # Some networks only let builds reach package indexes through the host's network (e.g. host).
   [[ -n ${DOCKER_BUILD_NETWORK:-} ]] && args+=(--network "$DOCKER_BUILD_NETWORK")
   log "docker ${args[*]} $REPO_ROOT"
   docker "${args[@]}" "$REPO_ROOT" >&2
+}
+
+# built_on_current_base REFERENCE BASE: the image exists here and was built on BASE as BASE is now (or BASE
+# is not on this machine, so there is nothing newer to compare with).
+built_on_current_base() {
+  local reference=$1 base=$2 base_id
+  [[ -n $(local_image_id "$reference") ]] || return 1
+  base_id=$(local_image_id "$base")
+  [[ -z $base_id ]] && return 0
+  [[ -n $(docker images --quiet --filter "label=$BASE_ID_LABEL=$base_id" "$reference" 2>/dev/null) ]]
+}
+
+env_option_help() {
+  cat <<HELP
+  --env ENV            the config whose registry, prefix, region and base image to use: dev (default) or prod
+                       (code/pipeline/configs/ENV.yaml)
+HELP
 }
 
 build_usage() {
@@ -97,19 +118,21 @@ build_usage() {
   cat <<USAGE
 Usage: $script [options] $what
 
-Builds the ${kind/model/model job} image from $(dockerfile_for "$kind" | sed "s|^$REPO_ROOT/||"),
-tagged with the current commit's short SHA, and prints the full image reference as the last line.
+Builds the ${kind/model/model job} image from $(dockerfile_for "$kind" | sed "s|^$REPO_ROOT/||") and prints
+its full reference as the last line. The tag is a digest of the image's build inputs (the Dockerfile, the
+files it copies, the base image and the platform), the tag push.sh pushes and the batches submit, so a branch
+or an edited tree gets its own tag and an unchanged tree keeps it.
 
 Options:
-  --allow-dirty        build from a tree with uncommitted changes; the tag gets a -dirty suffix
-  --platform PLATFORM  target platform (default: $DEFAULT_PLATFORM, what SageMaker instances run)
-  --account-id ID      AWS account of the registry (default: $DEFAULT_AWS_ACCOUNT_ID)
-  --region REGION      AWS region of the registry (default: $DEFAULT_AWS_REGION)
+$(env_option_help)
+  --platform PLATFORM  target platform (default: the config's images.platform, else linux/amd64, what
+                       SageMaker instances run)
   -h, --help           show this help
 
 Environment:
-  BASE_IMAGE            base image (default: the Dockerfile's ARG BASE_IMAGE)
-  ECR_REGISTRY          registry host instead of ACCOUNT.dkr.ecr.REGION.<the region's AWS domain>
+  IMAGE_TAG             tag instead of the digest of the build inputs
+  BASE_IMAGE            base image instead of the config's images.base_image or the Dockerfile's default
+  ECR_REGISTRY          registry host instead of the config's images.registry
   DOCKER_BUILD_NETWORK  network mode of the build's RUN steps (e.g. host)
 USAGE
 }
@@ -118,26 +141,21 @@ USAGE
 build_main() {
   local kind=$1 script=$2
   shift 2
-  local allow_dirty=false platform=$DEFAULT_PLATFORM account=$DEFAULT_AWS_ACCOUNT_ID region=$DEFAULT_AWS_REGION
-  local model=""
+  local env=dev platform="" model=""
   while [[ $# -gt 0 ]]; do
     case $1 in
       -h | --help) build_usage "$kind" "$script"; return 0 ;;
-      --allow-dirty) allow_dirty=true ;;
+      --env) env=${2:?--env needs a value}; shift ;;
       --platform) platform=${2:?--platform needs a value}; shift ;;
-      --account-id) account=${2:?--account-id needs a value}; shift ;;
-      --region) region=${2:?--region needs a value}; shift ;;
       -*) build_usage "$kind" "$script" >&2; die "unknown option: $1" ;;
       *) [[ $kind == model && -z $model ]] || die "unexpected argument: $1"; model=$1 ;;
     esac
     shift
   done
-  local name tag reference
-  name=$(image_name "$kind" "$model")
-  tag=$(image_tag "$allow_dirty")
-  reference="$(registry "$account" "$region")/$name:$tag"
-  docker_build "$kind" "$model" runtime "$reference" "$platform"
-  echo "$reference"
+  [[ $kind == pipeline ]] || require_model "$model"
+  load_image_settings "$env" "$kind" "$model" "$platform"
+  docker_build "$kind" "$model" runtime "$image_reference" "$image_platform" "$image_base"
+  echo "$image_reference"
 }
 
 push_usage() {
@@ -146,20 +164,19 @@ push_usage() {
   cat <<USAGE
 Usage: $script [options] $what
 
-Pushes the image built by build.sh for the current commit to Amazon ECR: logs in, creates the repository
-if missing (scan on push, immutable tags) and pushes. A tag that is already in the repository is left as it
-is, so running it twice is safe. Prints the pushed image reference as the last line.
+Pushes the image build.sh built from this tree to Amazon ECR: logs in, creates the repository if missing
+(scan on push, immutable tags) and pushes. A tag that is already in the repository is left as it is, so
+running it twice is safe. Prints the pushed image reference as the last line.
 
 Options:
-  --allow-dirty        push the -dirty image of a tree with uncommitted changes
-  --tag TAG            push this tag instead of the current commit's
-  --account-id ID      AWS account of the registry (default: $DEFAULT_AWS_ACCOUNT_ID)
-  --region REGION      AWS region of the registry (default: $DEFAULT_AWS_REGION)
+$(env_option_help)
+  --tag TAG            push this tag instead of the one of this tree's build inputs
+  --platform PLATFORM  the platform build.sh was given (default: as build.sh)
   --dry-run            print what would be done; call neither AWS nor the registry
   -h, --help           show this help
 
 Environment:
-  ECR_REGISTRY      registry host instead of ACCOUNT.dkr.ecr.REGION.<the region's AWS domain> (as build.sh)
+  IMAGE_TAG, BASE_IMAGE, ECR_REGISTRY  as for build.sh
   AWS_ENDPOINT_URL  AWS API endpoint (the AWS CLI's own setting; e.g. a local emulator)
   AWS_PROFILE and the other AWS CLI settings choose the credentials
 USAGE
@@ -201,29 +218,29 @@ tag_in_repository() {
 push_main() {
   local kind=$1 script=$2
   shift 2
-  local allow_dirty=false account=$DEFAULT_AWS_ACCOUNT_ID region=$DEFAULT_AWS_REGION dry_run=false
-  local model="" tag=""
+  local env=dev platform="" dry_run=false model="" tag=""
   while [[ $# -gt 0 ]]; do
     case $1 in
       -h | --help) push_usage "$kind" "$script"; return 0 ;;
-      --allow-dirty) allow_dirty=true ;;
+      --env) env=${2:?--env needs a value}; shift ;;
       --tag) tag=${2:?--tag needs a value}; shift ;;
-      --account-id) account=${2:?--account-id needs a value}; shift ;;
-      --region) region=${2:?--region needs a value}; shift ;;
+      --platform) platform=${2:?--platform needs a value}; shift ;;
       --dry-run) dry_run=true ;;
       -*) push_usage "$kind" "$script" >&2; die "unknown option: $1" ;;
       *) [[ $kind == model && -z $model ]] || die "unexpected argument: $1"; model=$1 ;;
     esac
     shift
   done
-  local name host reference
-  name=$(image_name "$kind" "$model")
-  [[ -n $tag ]] || tag=$(image_tag "$allow_dirty")
-  host=$(registry "$account" "$region")
-  reference="$host/$name:$tag"
+  [[ $kind == pipeline ]] || require_model "$model"
+  load_image_settings "$env" "$kind" "$model" "$platform"
+  local name=$image_repository host=$image_registry region=$image_region
+  [[ -n $tag ]] || tag=$image_tag
+  local reference="$host/$name:$tag"
   if [[ $dry_run == false ]]; then
-    docker image inspect "$reference" >/dev/null 2>&1 \
-      || die "no local image $reference: build it first with $(dirname "$script")/build.sh"
+    local build_flags="--env $env"
+    [[ -n $platform ]] && build_flags+=" --platform $platform"
+    [[ -n $(local_image_id "$reference") ]] \
+      || die "no local image $reference: build it first with $(dirname "$script")/build.sh $build_flags${model:+ $model} (with the same BASE_IMAGE and IMAGE_TAG, if set)"
     command -v aws >/dev/null || die "the AWS CLI (aws) is needed to push"
   fi
   ensure_repository "$name" "$region" "$dry_run"
@@ -264,10 +281,10 @@ test_image_main() {
     echo "Builds the pipeline image's test stage and runs pytest inside it."
     return 0
   fi
-  local name reference
-  name=$(image_name "$kind" "$model")
-  reference="$name:test"
-  docker_build "$kind" "$model" test "$reference" ""
+  [[ $kind == pipeline ]] || require_model "$model"
+  load_image_settings local "$kind" "$model"
+  local reference="$image_repository:test"
+  docker_build "$kind" "$model" test "$reference" "$image_platform" "$image_base"
   log "running the tests in $reference"
   docker run --rm --network none --entrypoint python3 "$reference" -m pytest "$@"
 }

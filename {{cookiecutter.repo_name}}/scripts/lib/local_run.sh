@@ -51,39 +51,20 @@ require_mountable_runs_dir() {
   (cd "$PIPELINE_DIR" && .venv/bin/python -m utils.aws.local_mounts "$(runs_dir)") || exit 1
 }
 
-# image_inputs_hash MODEL: a digest of everything the model image is built from (the Dockerfile, the build
-# context's ignore file, every file of the model's project, the base image and the platform), so the local tag
-# changes exactly when a rebuild could change the image.
-image_inputs_hash() {
-  local model=$1 base_image base_id
-  base_image=${BASE_IMAGE:-$(sed -n 's/^ARG BASE_IMAGE=//p' "$(dockerfile_for model)" | head -n 1)}
-  base_id=$(docker images --no-trunc --quiet "$base_image" 2>/dev/null | head -n 1)
-  {
-    echo "base $base_image $base_id"
-    echo "platform ${LOCAL_PLATFORM:-native}"
-    cd "$REPO_ROOT" && find scripts/docker/container .dockerignore "code/container/$model" \
-      \( -name .venv -o -name __pycache__ -o -name .pytest_cache -o -name .mypy_cache -o -name .ruff_cache \) \
-      -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
-  } | sha256sum | cut -c1-12
-}
-
-# local_image_registry: the registry part of local image names, the same as build.sh's (ECR_REGISTRY wins).
-local_image_registry() {
-  registry "$DEFAULT_AWS_ACCOUNT_ID" "$DEFAULT_AWS_REGION"
-}
-
-# ensure_model_image MODEL: prints the local image reference, building it first when its inputs changed.
+# ensure_model_image MODEL: prints the local image reference (the local config's registry and prefix, tagged by
+# the repository's one tag rule, as build.sh tags it), building it first when its build inputs changed or its
+# base image is newer than the one it was built on.
+# shellcheck disable=SC2154  # image_* are set by load_image_settings, in scripts/lib/docker.sh
 ensure_model_image() {
-  local model=$1 name tag reference
-  name=$(image_name model "$model")
-  tag="local-$(image_inputs_hash "$model")"
-  reference="$(local_image_registry)/$name:$tag"
-  if docker image inspect "$reference" >/dev/null 2>&1; then
+  local model=$1 reference
+  load_image_settings local model "$model"
+  reference=$image_reference
+  if built_on_current_base "$reference" "$image_base"; then
     log "image $reference is up to date with its build inputs"
   else
-    log "building $reference (its build inputs changed or it was never built)"
-    docker_build model "$model" runtime "$reference" "${LOCAL_PLATFORM:-}" \
-      || die "building $reference failed (see above); make doctor checks the base image, BASE_IMAGE and DOCKER_BUILD_NETWORK adjust the build"
+    log "building $reference (its build inputs or base image changed, or it was never built)"
+    docker_build model "$model" runtime "$reference" "$image_platform" "$image_base" \
+      || die "building $reference failed (see above); make doctor checks the base image, BASE_IMAGE (or images.base_image) and DOCKER_BUILD_NETWORK adjust the build"
   fi
   echo "$reference"
 }

@@ -16,9 +16,9 @@ No AWS account, credentials or network access is used.
 
 JOB is one of: ${LIFECYCLE[*]}, or build (only bring the image up to date and print its reference).
 
-The image is tagged local-<hash of its build inputs> (the Dockerfile, the model's project folder and the base
-image): it is built when that tag is missing, so an edited job is never run from a stale image and an
-unchanged one is never rebuilt.
+The image is tagged with the digest of its build inputs (the Dockerfile, the files it copies, the base image
+and the platform), as build.sh tags it: it is built when that tag is missing or its base image changed, so an
+edited job is never run from a stale image and an unchanged one is never rebuilt.
 
 Each call opens a new run folder; the job takes the latest completed upstream run from the database (or
 the one named with --<upstream>-run-id). Job options go to the batch, e.g.:
@@ -32,8 +32,9 @@ Options:
   --run-id ID   run folder to use (default: a new one); it must not hold this job's stage yet
   -h, --help    show this help
 
-Environment: BASE_IMAGE, DOCKER_BUILD_NETWORK as for scripts/docker/container/build.sh; PIPELINE_RUNS_DIR
-moves runs/; DATABASE_URL uses another job database.
+Environment: BASE_IMAGE, DOCKER_BUILD_NETWORK as for scripts/docker/container/build.sh (the local config,
+code/pipeline/configs/local.yaml, names the image); PIPELINE_RUNS_DIR moves runs/; DATABASE_URL uses another
+job database.
 USAGE
 }
 
@@ -66,7 +67,7 @@ case " ${LIFECYCLE[*]} build " in
   *) die "unknown job '$job': expected one of ${LIFECYCLE[*]} build" ;;
 esac
 model=$(chosen_model "$model")
-image_name model "$model" >/dev/null
+require_model "$model"
 run_id=$(checked_or_new_run_id "$run_id")
 
 stop_on_interrupts

@@ -40,7 +40,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 model=$(chosen_model "$model")
-image_name model "$model" >/dev/null
+require_model "$model"
 run_id=$(checked_or_new_run_id "$run_id")
 folder="$(runs_dir)/$run_id"
 [[ ! -e $folder ]] || die "$folder exists already: a run never overwrites another; pick a new --run-id"

@@ -107,6 +107,7 @@ def test_a_local_chain_keeps_every_input_and_output_under_the_runs_folder(
     training = db.find_upstream(JobType.TRAINING)
     assert training_call["root"] == f"{runs_dir}/{training.run_id}/training/container-{training.run_id}"
     assert Path(training.output_uris["model"]).is_file()
+    assert list(runs_dir.glob("*/*/container-*")) == []  # completed jobs keep outputs, not the SDK's copies
     assert db.find_upstream(JobType.EVALUATION).metrics == {"accuracy": 1.0}
     jobs = db.list_jobs()
     assert all(job.status is JobStatus.COMPLETED for job in jobs)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +15,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from batches.common import Interrupted
+from utils.aws.local_containers import ContainerEnd, DockerUnavailableError
 from utils.aws.sagemaker_client import ModelTrainer
-from utils.config_reader import Config
+from utils.config_reader import PIPELINE_DIR, Config, load_config
 from utils.db.__main__ import app as db_app
 from utils.db.db_adapter import DbAdapter
 from utils.db.enum import JobStatus, JobType
@@ -147,6 +151,17 @@ def test_every_batch_has_help(run_batch: BatchRunner, name: str) -> None:
     assert "--env" in result.output
 
 
+def test_the_batches_import_the_sdk_only_once_they_submit_a_job() -> None:
+    """`--help`, a config error or a refused parameter never waits seconds for the SageMaker SDK to import."""
+    modules = ", ".join(f"batches.{name}.batch" for name in CHAIN)
+    code = f"import sys, {modules}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'sagemaker'))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=PIPELINE_DIR, capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("batch", ["preprocess", "training", "evaluation", "inference"])
 def test_an_image_missing_from_ecr_stops_the_batch_before_any_job_with_the_push_command(
     dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter, monkeypatch: pytest.MonkeyPatch, batch: str
@@ -165,13 +180,33 @@ def test_an_image_missing_from_ecr_stops_the_batch_before_any_job_with_the_push_
     image = f"{dev_config.images.registry}/{dev_config.images.repository_prefix}/{dev_config.model_name}"
     assert result.output.strip() == (
         f"error: image {image}:never-pushed is not in ECR, so no job was created; push it first: "
-        f"scripts/docker/container/push.sh --tag never-pushed {dev_config.model_name}"
+        f"scripts/docker/container/push.sh --env dev --tag never-pushed {dev_config.model_name}"
     )
     assert len(dev_db.list_jobs(limit=100)) == jobs_before
     created_after = len(sagemaker.list_processing_jobs()["ProcessingJobSummaries"]) + len(
         sagemaker.list_training_jobs()["TrainingJobSummaries"]
     )
     assert created_after == created_before
+
+
+@pytest.mark.scripts  # the tag is the digest of scripts/docker/container and the model's code
+def test_an_unpushed_tree_is_refused_with_the_build_and_push_commands_of_its_own_tag(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without IMAGE_TAG the batch asks ECR for the tag of this tree's build inputs, as push.sh pushes it."""
+    run_chain(run_batch, "collection")
+    monkeypatch.delenv("IMAGE_TAG")
+    expected = load_config("dev", model=dev_config.model_name).image_uri()
+
+    result = run_batch("preprocess", "--env", "dev")
+
+    assert result.exit_code == 1
+    model = dev_config.model_name
+    assert result.output.strip() == (
+        f"error: image {expected} is not in ECR, so no job was created; push it first: "
+        f"scripts/docker/container/build.sh --env dev {model} && "
+        f"scripts/docker/container/push.sh --env dev {model}"
+    )
 
 
 def _as_if_the_batch_was_killed_while_waiting(db: DbAdapter, run_id: str) -> None:
@@ -232,11 +267,67 @@ def test_sync_changes_no_record_when_sagemaker_cannot_be_asked(
     assert job is not None and job.status is JobStatus.IN_PROGRESS
 
 
-def test_sync_refuses_local_mode_in_one_line(dev_db: DbAdapter) -> None:
+def _unfinished_local_job(db: DbAdapter, run_id: str) -> Job:
+    job = db.create_job(
+        run_id=run_id,
+        job_type=JobType.TRAINING,
+        job_name=f"training-{run_id}",
+        model_name=next(iter(load_config("local").models)),
+        environment="local",
+    )
+    _as_if_the_batch_was_killed_while_waiting(db, job.run_id)
+    return job
+
+
+def test_local_sync_stops_the_jobs_whose_batch_was_killed_and_leaves_running_ones(
+    dev_db: DbAdapter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    killed = _unfinished_local_job(dev_db, "20261203-100000-aaaaaa")
+    alive = _unfinished_local_job(dev_db, "20261203-100000-bbbbbb")
+    left_behind = ContainerEnd("id-killed", "algo-1-killed", running=False, exit_code=137, oom_killed=False)
+    still_running = ContainerEnd("id-alive", "algo-1-alive", running=True, exit_code=0, oom_killed=False)
+    lifecycle = tmp_path / "runs" / "20261203-095959-cccccc" / "training"
+    monkeypatch.setattr(
+        "utils.aws.local_containers.compose_containers",
+        lambda: [
+            (f"{lifecycle}/container-{killed.run_id}", left_behind),
+            (f"{lifecycle}/container-{alive.run_id}", still_running),
+        ],
+    )
+    removed: list[ContainerEnd] = []
+    monkeypatch.setattr("utils.db.__main__.remove_containers", removed.extend)
+
     result = CliRunner().invoke(db_app, ["sync", "--env", "local"])
 
-    assert result.exit_code == 2
-    assert result.output.strip() == "error: local runs jobs in local mode; SageMaker has no record of them"
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert f"training {killed.job_name} (run id {killed.run_id}): InProgress -> Stopped" in lines
+    assert f"training {alive.job_name} (run id {alive.run_id}): its containers still run in Docker" in lines
+    assert lines[-1] == "1 record(s) settled, 1 job(s) still running"
+    stopped = dev_db.get_job(killed.run_id)
+    assert stopped is not None and stopped.status is JobStatus.STOPPED and stopped.finished_at is not None
+    assert stopped.failure_reason is not None and "killed?" in stopped.failure_reason
+    running = dev_db.get_job(alive.run_id)
+    assert running is not None and running.status is JobStatus.IN_PROGRESS
+    assert removed == [left_behind]
+
+
+def test_local_sync_changes_no_record_when_docker_does_not_answer(
+    dev_db: DbAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = _unfinished_local_job(dev_db, "20261203-100000-dddddd")
+
+    def no_docker() -> list[tuple[str, ContainerEnd]]:
+        raise DockerUnavailableError("Cannot connect to the Docker daemon")
+
+    monkeypatch.setattr("utils.aws.local_containers.compose_containers", no_docker)
+
+    result = CliRunner().invoke(db_app, ["sync", "--env", "local"])
+
+    assert result.exit_code == 1
+    assert "error: Docker does not answer `docker ps`" in result.output
+    unchanged = dev_db.get_job(job.run_id)
+    assert unchanged is not None and unchanged.status is JobStatus.IN_PROGRESS
 
 
 def test_losing_sagemaker_while_waiting_leaves_the_record_for_sync(
@@ -286,6 +377,45 @@ def test_ctrl_c_while_waiting_asks_sagemaker_to_stop_the_job(
     assert job.status is JobStatus.STOPPED
     description = aws_client(dev_config, "sagemaker").describe_processing_job(ProcessingJobName=job.job_name)
     assert description["ProcessingJobStatus"] == "Stopped"
+
+
+def test_ctrl_c_with_detach_leaves_the_job_running_and_sync_records_how_it_ended(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_ok(run_batch, "collection")
+
+    def interrupted(self: Any, *args: Any) -> None:
+        raise Interrupted(signal.SIGINT)
+
+    monkeypatch.setattr("utils.aws.sagemaker_client.SageMakerClient._wait", interrupted)
+    result = run_batch("preprocess", "--env", "dev", "--detach")
+
+    assert result.exit_code == 130
+    job = latest(dev_db, JobType.PREPROCESS)
+    assert job.status is JobStatus.IN_PROGRESS
+    assert job.finished_at is None
+    assert f"{job.job_name} left running in SageMaker (SIGINT, --detach)" in result.output
+    assert "python -m utils.db sync --env dev" in result.output
+    description = aws_client(dev_config, "sagemaker").describe_processing_job(ProcessingJobName=job.job_name)
+    assert description["ProcessingJobStatus"] != "Stopped"
+
+    synced = CliRunner().invoke(db_app, ["sync", "--env", "dev"])
+
+    ended = description["ProcessingJobStatus"]
+    assert f"preprocess {job.job_name} (run id {job.run_id}): {job.status} -> {ended}" in synced.output
+    assert latest(dev_db, JobType.PREPROCESS).status is JobStatus(ended)
+
+
+@pytest.mark.parametrize("batch", ["preprocess", "training", "evaluation", "inference"])
+def test_detach_is_listed_and_refused_in_local_mode_in_one_line(run_batch: BatchRunner, batch: str) -> None:
+    assert "--detach" in run_batch(batch, "--help").output
+
+    result = run_batch(batch, "--env", "local", "--detach")
+
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: --detach is for SageMaker jobs: a local job runs in this process's containers"
+    )
 
 
 @pytest.mark.model_project

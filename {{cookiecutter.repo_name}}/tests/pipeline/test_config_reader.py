@@ -7,8 +7,8 @@ was created with and for the edits a team makes to its configs.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,8 @@ import pytest
 import yaml
 from conftest import BatchRunner
 
-from utils.config_reader import CONFIG_DIR, REPO_ROOT, ConfigError, Environment, Mode, commit_tag, load_config
+from utils.config_reader import CONFIG_DIR, REPO_ROOT, ConfigError, Environment, Mode, load_config
+from utils.image_inputs import content_tag
 
 ENVIRONMENTS = ("local", "dev", "prod")
 
@@ -328,36 +329,19 @@ def test_a_batch_with_a_bad_config_prints_one_line_and_no_traceback(
     assert lines[0].startswith(f"error: {config_dir / 'dev.yaml'}: aws.region: ")
 
 
-def git(repo: Path, *args: str) -> str:
-    command = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
-    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
-
-
-@pytest.mark.git
-def test_the_image_tag_defaults_to_the_commit_as_the_build_script_tags_it(tmp_path: Path) -> None:
-    git(tmp_path, "init", "--quiet")
-    (tmp_path / "README.md").write_text("x\n")
-    git(tmp_path, "add", "README.md")
-    git(tmp_path, "commit", "--quiet", "-m", "first")
-    sha = git(tmp_path, "rev-parse", "--short", "HEAD")
-
-    clean = commit_tag(tmp_path)
-    (tmp_path / "README.md").write_text("changed\n")
-    dirty = commit_tag(tmp_path)
-
-    assert (clean, dirty) == (sha, f"{sha}-dirty")
-    assert commit_tag(tmp_path / "not-a-repo") is None
-
-
-def test_without_any_image_tag_a_batch_says_how_to_set_one(
-    run_batch: BatchRunner, monkeypatch: pytest.MonkeyPatch
+def test_without_any_image_tag_or_build_inputs_a_batch_says_how_to_set_one(
+    run_batch: BatchRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """As in the pipeline image, which has no Dockerfiles to derive a tag from."""
     monkeypatch.delenv("IMAGE_TAG")
-    monkeypatch.setattr("utils.config_reader.commit_tag", lambda: None)
+    monkeypatch.setenv("BASE_IMAGE", "python:3-slim")
+    monkeypatch.setattr("utils.config_reader.content_tag", partial(content_tag, repo_root=tmp_path))
 
     result = run_batch("training", "--env", "dev")
 
     assert result.exit_code == 2
     assert result.output.strip() == (
-        "error: no image tag: set IMAGE_TAG (or images.tag), or run from a git checkout with a commit"
+        "error: no image tag: set IMAGE_TAG (or images.tag), as cannot read "
+        f"{tmp_path / 'scripts' / 'docker' / 'container' / 'Dockerfile'}, a build input of the images "
+        "(No such file or directory)"
     )

@@ -15,13 +15,8 @@ from sagemaker.core.local.image import _stream_output as stream_compose_output
 from sagemaker.core.training.configs import Compute, InputData
 from sagemaker.train import model_trainer
 
-from utils.aws.sagemaker_client import (
-    SDK_CONFIG,
-    ContainerEnd,
-    containers_verdict,
-    empty_output_problem,
-    model_archive_problem,
-)
+from utils.aws.local_containers import ContainerEnd, containers_verdict
+from utils.aws.sagemaker_client import SDK_CONFIG, empty_output_problem, model_archive_problem
 from utils.aws.session import EndpointSession
 from utils.db.db_adapter import DatabaseError, DbAdapter
 from utils.db.enum import JobStatus, JobType

@@ -135,6 +135,8 @@ def test_the_lifecycle_completes_and_records_every_job(lifecycle: Finished) -> N
     assert all(job.status is JobStatus.COMPLETED for job in lifecycle.jobs)
     for stage in JobType:
         assert f"[{list(JobType).index(stage) + 1}/5] {stage} done" in lifecycle.result.stderr
+    # Completed jobs leave their outputs in the run folder, not the SDK's working copies.
+    assert sorted(path.name for path in lifecycle.folder.glob("*/container-*")) == []
 
 
 def test_the_model_archive_loads_and_scores_the_collected_rows(lifecycle: Finished) -> None:

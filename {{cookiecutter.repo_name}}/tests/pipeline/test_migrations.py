@@ -25,6 +25,8 @@ from utils.config_reader import CONFIG_DIR, PIPELINE_DIR, ConfigError, load_conf
 from utils.db import migrate
 from utils.db.__main__ import app as db_app
 from utils.db.db_adapter import UPGRADE_COMMAND, DatabaseError, DbAdapter
+from utils.db.enum import JobType
+from utils.db.schema import Base
 from utils.db.seed import breast_cancer_rows
 from utils.job_specs import ID_COLUMN
 
@@ -254,3 +256,46 @@ def test_revision_writes_the_next_migration_from_what_schema_py_adds(migrations_
     assert written.output.strip().splitlines()[-1].startswith(f"wrote {path}; review it")
     assert nothing.exit_code == 1
     assert "schema.py matches the latest migration" in nothing.output
+
+
+def test_tables_made_without_migrations_are_recorded_as_the_latest_and_keep_their_rows(
+    empty_database: str,
+) -> None:
+    """A database this repository made with `create_all`, before its schema had migrations."""
+    db = DbAdapter(empty_database)
+    Base.metadata.create_all(db.engine)
+    db.create_job(
+        run_id="20250101-000000-abcdef",
+        job_type=JobType.TRAINING,
+        job_name="training-20250101-000000-abcdef",
+        model_name="kept_model",
+        environment="local",
+    )
+
+    result = CliRunner().invoke(db_app, ["upgrade", "--env", "local"])
+
+    assert result.exit_code == 0, result.output
+    head = migrate.head_revision()
+    assert result.output.strip() == (
+        f"schema.py's tables were there without a migration record: recorded as revision {head}"
+    )
+    db.require_schema()
+    kept = db.get_job("20250101-000000-abcdef")
+    db.close()
+    assert kept is not None and kept.model_name == "kept_model"
+
+
+def test_unrecorded_tables_unlike_the_schema_are_refused_and_left_alone(empty_database: str) -> None:
+    db = DbAdapter(empty_database)
+    with db.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE jobs (id INTEGER PRIMARY KEY, notes TEXT)"))
+
+    result = CliRunner().invoke(db_app, ["upgrade", "--env", "local"])
+
+    assert result.exit_code == 1
+    assert result.output.startswith("error: the job database has tables but no migration record")
+    assert "nothing was changed" in result.output
+    with db.engine.connect() as connection:
+        assert migrate.current_revision(connection) is None
+        assert connection.execute(text("SELECT count(*) FROM jobs")).scalar() == 0
+    db.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from importlib.resources import files
@@ -45,22 +44,6 @@ def test_the_image_check_reads_the_registry_of_every_partition() -> None:
     for region, _, _ in _botocore_regions():
         uri = f"{naming.ecr_registry(ACCOUNT, region)}/team/model:0123abc"
         assert EcrImage.parse(uri) == EcrImage(ACCOUNT, region, "team/model", "0123abc"), uri
-
-
-@pytest.mark.scripts
-def test_the_image_scripts_name_the_registry_by_the_same_rules() -> None:
-    regions = sorted({partition: region for region, partition, _ in _botocore_regions()}.values())
-    listing = 'source scripts/lib/docker.sh; for region in "$@"; do registry "$ACCOUNT" "$region"; done'
-    env = {key: value for key, value in os.environ.items() if key != "ECR_REGISTRY"}
-    result = subprocess.run(
-        ["bash", "-c", listing, "registry", *regions],
-        cwd=REPO_ROOT,
-        env={**env, "ACCOUNT": ACCOUNT},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert result.stdout.split() == [naming.ecr_registry(ACCOUNT, region) for region in regions]
 
 
 @pytest.mark.parametrize(
@@ -242,17 +225,6 @@ def test_the_command_line_exits_1_with_the_rule(rule: str, value: str, message: 
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.startswith(message)
-
-
-def test_the_command_line_prints_the_ecr_registry_or_why_not() -> None:
-    printed = _cli("ecr-registry", "111122223333", "cn-north-1")
-    assert (printed.returncode, printed.stdout) == (0, "111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn\n")
-    refused = _cli("ecr-registry", "1234", "us-east-1a")
-    assert refused.returncode == 1
-    assert refused.stderr.splitlines() == [
-        "account id '1234' must be exactly 12 digits",
-        f"region 'us-east-1a' {naming.check_region('us-east-1a')}",
-    ]
 
 
 def test_the_command_line_refuses_an_unknown_rule_with_usage() -> None:

@@ -20,7 +20,7 @@ from utils.aws.ecr_client import EcrImage, ImageCheckError, image_is_pushed
 from utils.aws.s3_client import S3Client
 from utils.aws.sagemaker_jobs import stop_job
 from utils.aws.session import EndpointSession
-from utils.config_reader import Config, ConfigError, commit_tag, load_config
+from utils.config_reader import Config, ConfigError, load_config
 from utils.db.db_adapter import DatabaseError, DbAdapter
 from utils.db.enum import JobStatus, JobType
 from utils.db.schema import Job
@@ -42,6 +42,15 @@ ModelOption = Annotated[
         help="Model whose settings (models.<name> in configs/<env>.yaml) and image to use; needed only when "
         "the config has settings for several models.",
         show_default=False,
+    ),
+]
+
+DetachOption = Annotated[
+    bool,
+    typer.Option(
+        "--detach",
+        help="SageMaker only: on Ctrl-C (or SIGTERM) while the batch waits, leave the job running in "
+        "SageMaker instead of asking it to stop; its record stays unfinished until `utils.db sync`.",
     ),
 ]
 
@@ -93,6 +102,8 @@ class BatchContext:
     db: DbAdapter
     s3: S3Client
     image_uri: str
+    # --detach: an interrupted wait leaves the SageMaker job running rather than stopping it.
+    detach: bool = False
 
     def new_run(self, job_type: JobType) -> tuple[RunLayout, str]:
         run_id = new_run_id()
@@ -115,10 +126,14 @@ class BatchContext:
 
 
 @contextmanager
-def open_context(env: str, model: str | None, needs_image: bool = True) -> Iterator[BatchContext]:
+def open_context(
+    env: str, model: str | None, needs_image: bool = True, *, detach: bool = False
+) -> Iterator[BatchContext]:
     """Config, database and clients of one batch run; a problem with any of them ends it with one line."""
     try:
         config = load_config(env, model=model)
+        if detach and config.is_local:
+            raise ConfigError("--detach is for SageMaker jobs: a local job runs in this process's containers")
         config.jobs  # noqa: B018 - ends the batch now when the model is ambiguous
         image_uri = config.image_uri() if needs_image else ""
         database_url = config.database.url
@@ -132,15 +147,20 @@ def open_context(env: str, model: str | None, needs_image: bool = True) -> Itera
             fail(str(exc))
         session = EndpointSession(config.aws.region, config.aws.endpoint_url)
         if needs_image and not config.is_local:
-            require_pushed_image(session, image_uri, config.model_name)
+            require_pushed_image(session, image_uri, config)
         yield BatchContext(
-            config=config, layout=Layout(config), db=db, s3=S3Client(session), image_uri=image_uri
+            config=config,
+            layout=Layout(config),
+            db=db,
+            s3=S3Client(session),
+            image_uri=image_uri,
+            detach=detach,
         )
     finally:
         db.close()
 
 
-def require_pushed_image(session: EndpointSession, image_uri: str, model: str) -> None:
+def require_pushed_image(session: EndpointSession, image_uri: str, config: Config) -> None:
     """End the batch before any job exists when SageMaker could not pull the image from ECR."""
     image = EcrImage.parse(image_uri)
     if image is None:  # not an ECR registry: nothing to ask
@@ -150,14 +170,13 @@ def require_pushed_image(session: EndpointSession, image_uri: str, model: str) -
     except ImageCheckError as exc:
         fail(f"{exc}; no job was created")
     if not pushed:
-        if image.tag == commit_tag():
-            dirty = "--allow-dirty " if image.tag.endswith("-dirty") else ""
-            how = (
-                f"scripts/docker/container/build.sh {dirty}{model} && "
-                f"scripts/docker/container/push.sh {dirty}{model}"
-            )
+        scripts = "scripts/docker/container"
+        flags = f"--env {config.environment.value} "
+        if config.images.tag is None:  # the tag of this tree's build inputs: build and push them
+            model = config.model_name
+            how = f"{scripts}/build.sh {flags}{model} && {scripts}/push.sh {flags}{model}"
         else:
-            how = f"scripts/docker/container/push.sh --tag {image.tag} {model}"
+            how = f"{scripts}/push.sh {flags}--tag {image.tag} {config.model_name}"
         fail(f"image {image_uri} is not in ECR, so no job was created; push it first: {how}")
 
 
@@ -284,9 +303,17 @@ def _sync_hint(recorder: JobRecorder) -> str:
 
 def _stop_and_exit(recorder: JobRecorder, signal_number: int) -> NoReturn:
     """Local mode: the job's containers are gone, so it is Stopped. SageMaker: the job runs on without this
-    process, so SageMaker is asked to stop it first; if it cannot be asked, the record stays unfinished."""
+    process, so SageMaker is asked to stop it first (with --detach it is left running); if it cannot be asked,
+    the record stays unfinished."""
     name = signal.Signals(signal_number).name
     code = 128 + signal_number
+    if recorder.submitted_as is not None and recorder.ctx.detach:
+        recorder.status(JobStatus.IN_PROGRESS, f"left running in SageMaker on {name} (--detach)")
+        fail(
+            f"{recorder.submitted_as} left running in SageMaker ({name}, --detach); its record stays "
+            f"unfinished: {_sync_hint(recorder)}",
+            code=code,
+        )
     if recorder.submitted_as is not None:
         config = recorder.ctx.config
         try:

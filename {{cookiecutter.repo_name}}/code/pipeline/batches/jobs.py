@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batches.common import BatchContext, JobRecorder, fail, job_parameters, record_job, run_recorded
 from utils.aws.local_mounts import refusal
-from utils.aws.sagemaker_client import JobResult, ProcessingRequest, SageMakerClient, TrainingRequest
 from utils.config_reader import REPO_ROOT, JobSettings
 from utils.db.enum import JobStatus, JobType
 from utils.db.schema import Job
 from utils.job_specs import PROCESSING_SPECS, TRAINING_METRICS
 from utils.layout import RunLayout
 
+if TYPE_CHECKING:
+    from utils.aws.sagemaker_client import JobResult
+
 # Reads a completed job's outputs (report, predictions) and returns metrics to record; raising fails the job.
-AfterCompletion = Callable[[JobResult], dict[str, Any]]
+AfterCompletion = Callable[["JobResult"], dict[str, Any]]
 
 # Seconds between status polls of a submitted job; tests shorten it.
 POLL_SECONDS = 15.0
@@ -134,6 +136,10 @@ def submit_processing_job(
     spec = PROCESSING_SPECS[job_type]
 
     def work() -> Job:
+        # Imported here, not at the top: the SDK takes seconds to import, and `--help`, a config error or a
+        # refused parameter must not wait for it.
+        from utils.aws.sagemaker_client import ProcessingRequest, SageMakerClient
+
         request = ProcessingRequest(
             job_name=recorder.job_name,
             image_uri=ctx.image_uri,
@@ -169,6 +175,8 @@ def submit_training_job(
     )
 
     def work() -> Job:
+        from utils.aws.sagemaker_client import SageMakerClient, TrainingRequest
+
         request = TrainingRequest(
             base_job_name=recorder.job_name,
             image_uri=ctx.image_uri,

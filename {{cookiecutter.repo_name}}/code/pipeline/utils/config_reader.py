@@ -5,9 +5,10 @@ Overrides (applied after the file is read, before validation):
 - `DATABASE_URL`: SQLAlchemy URL of the job database (e.g. `postgresql+psycopg://user:pw@host/db`); dev
   and prod need it or `database.url`.
 - `AWS_ENDPOINT_URL`: endpoint of every AWS API call (a local S3/SageMaker stand-in such as moto).
-- `IMAGE_TAG`: tag of the job image. Without it (or `images.tag`), the tag is the one
-  `scripts/docker/*/build.sh` gives the current commit: its short SHA, plus `-dirty` for uncommitted changes.
+- `IMAGE_TAG`: tag of the job image. Without it (or `images.tag`), the tag is the digest of the image's
+  build inputs (see `utils/image_inputs.py`), as the build and push scripts and local runs tag it.
 - `ECR_REGISTRY`: registry host of the job image, as for the build and push scripts.
+- `BASE_IMAGE`: base image of the images (`images.base_image`; default: each Dockerfile's `ARG BASE_IMAGE`).
 - `PIPELINE_RUNS_DIR`: folder of local runs and the default SQLite file (default: `runs/` at the repo root).
 - `PIPELINE_RUN_ID`: local mode only: the run folder (`runs/<id>/`) every stage of one lifecycle writes to;
   without it each batch opens a new folder named after its own run id.
@@ -21,7 +22,6 @@ import argparse
 import difflib
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from enum import StrEnum
@@ -32,6 +32,14 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from utils import naming
+from utils.image_inputs import (
+    CLOUD_PLATFORM,
+    BuildInputsError,
+    ImageKind,
+    content_tag,
+    default_base_image,
+    native_platform,
+)
 
 PIPELINE_DIR = Path(__file__).resolve().parents[1]
 CONFIG_DIR = PIPELINE_DIR / "configs"
@@ -41,6 +49,9 @@ ENV_DATABASE_URL = "DATABASE_URL"
 ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 ENV_IMAGE_TAG = "IMAGE_TAG"
 ENV_ECR_REGISTRY = "ECR_REGISTRY"
+ENV_BASE_IMAGE = "BASE_IMAGE"
+# Docker's os/arch[/variant], e.g. linux/amd64 or linux/arm64.
+PLATFORM_PATTERN = r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"
 ENV_RUNS_DIR = "PIPELINE_RUNS_DIR"
 ENV_RUN_ID = "PIPELINE_RUN_ID"
 ENV_MODEL = "PIPELINE_MODEL"
@@ -101,7 +112,12 @@ class StorageSettings(_Strict):
 class ImageSettings(_Strict):
     registry: NonEmpty
     repository_prefix: Annotated[str, _follows(naming.check_ecr_prefix)]
+    # None: the digest of the image's build inputs (utils/image_inputs.py).
     tag: NonEmpty | None = None
+    # None: each Dockerfile's own `ARG BASE_IMAGE` default.
+    base_image: NonEmpty | None = None
+    # None: linux/amd64 for SageMaker, this machine's platform for local runs.
+    platform: Annotated[str, Field(pattern=PLATFORM_PATTERN)] | None = None
 
 
 class DatabaseSettings(_Strict):
@@ -188,14 +204,40 @@ class Config(_Strict):
         """The job settings of the selected model."""
         return self.models[self.model_name]
 
-    def image_uri(self, image_name: str | None = None) -> str:
-        """The job image; every model image is `<registry>/<repository_prefix>/<model>:<tag>`."""
-        if self.images.tag is None:
-            raise ConfigError(
-                "no image tag: set IMAGE_TAG (or images.tag), or run from a git checkout with a commit"
+    @property
+    def image_platform(self) -> str:
+        """The platform images are built for: `images.platform`, else what this environment's jobs run on."""
+        return self.images.platform or (native_platform() if self.is_local else CLOUD_PLATFORM)
+
+    def base_image(self, kind: ImageKind = ImageKind.MODEL) -> str:
+        """`images.base_image` (or BASE_IMAGE), else the Dockerfile's own default."""
+        try:
+            return self.images.base_image or default_base_image(kind)
+        except BuildInputsError as exc:
+            raise ConfigError(f"{exc}; set images.base_image or BASE_IMAGE") from None
+
+    def image_repository(self, kind: ImageKind = ImageKind.MODEL) -> str:
+        """`<repository_prefix>/<model>` for the selected model's image, `<repository_prefix>/pipeline`."""
+        name = self.model_name if kind is ImageKind.MODEL else ImageKind.PIPELINE.value
+        return f"{self.images.repository_prefix}/{name}"
+
+    def image_tag(self, kind: ImageKind = ImageKind.MODEL, platform_name: str | None = None) -> str:
+        """`images.tag` (or IMAGE_TAG), else the digest of the image's build inputs for the platform."""
+        if self.images.tag is not None:
+            return self.images.tag
+        try:
+            return content_tag(
+                kind,
+                self.model_name if kind is ImageKind.MODEL else None,
+                base_image=self.base_image(kind),
+                platform_name=platform_name or self.image_platform,
             )
-        name = image_name or self.model_name
-        return f"{self.images.registry}/{self.images.repository_prefix}/{name}:{self.images.tag}"
+        except BuildInputsError as exc:
+            raise ConfigError(f"no image tag: set IMAGE_TAG (or images.tag), as {exc}") from None
+
+    def image_uri(self, kind: ImageKind = ImageKind.MODEL, platform_name: str | None = None) -> str:
+        """`<registry>/<repository_prefix>/<model or pipeline>:<tag>`, the one name of an image everywhere."""
+        return f"{self.images.registry}/{self.image_repository(kind)}:{self.image_tag(kind, platform_name)}"
 
 
 def _apply_overrides(raw: dict[str, Any], environ: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
@@ -208,7 +250,11 @@ def _apply_overrides(raw: dict[str, Any], environ: dict[str, str] | os._Environ[
         raw.setdefault("aws", {})
         if isinstance(raw["aws"], dict):
             raw["aws"]["endpoint_url"] = environ[ENV_AWS_ENDPOINT_URL]
-    for variable, key in ((ENV_IMAGE_TAG, "tag"), (ENV_ECR_REGISTRY, "registry")):
+    for variable, key in (
+        (ENV_IMAGE_TAG, "tag"),
+        (ENV_ECR_REGISTRY, "registry"),
+        (ENV_BASE_IMAGE, "base_image"),
+    ):
         if environ.get(variable):
             raw.setdefault("images", {})
             if isinstance(raw["images"], dict):
@@ -225,21 +271,6 @@ def _resolve_sqlite_path(url: str, runs_dir: Path) -> str:
     if match and match.group(2) != ":memory:":
         return f"sqlite{match.group(1) or ''}:///{(runs_dir / match.group(2)).as_posix()}"
     return url
-
-
-def commit_tag(repo_root: Path = REPO_ROOT) -> str | None:
-    """The tag the build script gives this checkout's images, or None outside a git checkout."""
-
-    def git(*args: str) -> str:
-        command = ["git", "-C", str(repo_root), *args]
-        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
-
-    try:
-        sha = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=normal")
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return f"{sha}-dirty" if dirty else sha
 
 
 def _describe(error: ValidationError, source: Path) -> str:
@@ -321,10 +352,7 @@ def load_config(
         database = database.model_copy(
             update={"configured_url": _resolve_sqlite_path(database.configured_url, config.runs_dir)}
         )
-    images = config.images
-    if images.tag is None:
-        images = images.model_copy(update={"tag": commit_tag()})
-    return config.model_copy(update={"database": database, "images": images, "selected_model": selected})
+    return config.model_copy(update={"database": database, "selected_model": selected})
 
 
 def _model_blocks(lines: list[str]) -> tuple[int, int, dict[str, tuple[int, int]]]:
@@ -389,17 +417,55 @@ def add_model_settings(name: str, source: str, config_dir: Path | None = None) -
     return list(updated)
 
 
+def _platform(value: str) -> str:
+    if not re.fullmatch(PLATFORM_PATTERN, value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a platform such as linux/amd64")
+    return value
+
+
+def image_settings(env: str, kind: ImageKind, model: str | None, platform_name: str | None) -> dict[str, str]:
+    """What the image scripts need of one image in one environment, all from `configs/<env>.yaml`."""
+    config = load_config(env, model=model)
+    chosen = platform_name or config.image_platform
+    repository, tag = config.image_repository(kind), config.image_tag(kind, chosen)  # hashes the inputs once
+    return {
+        "reference": f"{config.images.registry}/{repository}:{tag}",
+        "registry": config.images.registry,
+        "repository": repository,
+        "tag": tag,
+        "region": config.aws.region,
+        "base_image": config.base_image(kind),
+        "platform": chosen,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m utils.config_reader add-model NAME --from SOURCE`: used by scripts/new_model.sh."""
+    """`python -m utils.config_reader COMMAND`: the configs as scripts/ need them."""
     parser = argparse.ArgumentParser(prog="python -m utils.config_reader", description=main.__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     add = commands.add_parser(
-        "add-model", help="copy a model's settings block to a new model in every config"
+        "add-model",
+        help="copy a model's settings block to a new model in every config (scripts/new_model.sh)",
     )
     add.add_argument("name")
     add.add_argument("--from", dest="source", required=True)
+    image = commands.add_parser(
+        "image",
+        help="print KEY=VALUE lines (reference, registry, repository, tag, region, base_image, platform) of "
+        "one image, for scripts/docker",
+    )
+    image.add_argument("--env", required=True, choices=[env.value for env in Environment])
+    which = image.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", help="a model's job image")
+    which.add_argument("--pipeline", action="store_true", help="the pipeline image")
+    image.add_argument("--platform", type=_platform, help="build platform (default: the environment's)")
     arguments = parser.parse_args(argv)
     try:
+        if arguments.command == "image":
+            kind = ImageKind.PIPELINE if arguments.pipeline else ImageKind.MODEL
+            settings = image_settings(arguments.env, kind, arguments.model, arguments.platform)
+            print("\n".join(f"{key}={value}" for key, value in settings.items()))
+            return 0
         paths = add_model_settings(arguments.name, arguments.source)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

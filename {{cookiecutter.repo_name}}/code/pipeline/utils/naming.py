@@ -11,7 +11,6 @@ Each `check_*` function returns None for a valid value, or what is wrong as a ph
 
     python3 code/pipeline/utils/naming.py model-name churn_v2
     python3 code/pipeline/utils/naming.py region eu-west-1
-    python3 code/pipeline/utils/naming.py ecr-registry 123456789012 cn-north-1   # prints the registry host
 """
 
 from __future__ import annotations
@@ -220,25 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="RULE")
     for command, (what, _) in CHECKS.items():
         commands.add_parser(command, help=f"is VALUE a valid {what}?").add_argument("value", metavar="VALUE")
-    registry = commands.add_parser("ecr-registry", help="print the ECR registry of an account in a region")
-    registry.add_argument("account_id", metavar="ACCOUNT_ID")
-    registry.add_argument("region", metavar="REGION")
     args = parser.parse_args(argv)
 
-    if args.command == "ecr-registry":
-        problems = [
-            f"{what} {value!r} {problem}"
-            for what, value, problem in (
-                ("account id", args.account_id, check_account_id(args.account_id)),
-                ("region", args.region, check_region(args.region)),
-            )
-            if problem
-        ]
-        if problems:
-            print("\n".join(problems), file=sys.stderr)
-            return 1
-        print(ecr_registry(args.account_id, args.region))
-        return 0
     what, check = CHECKS[args.command]
     problem = check(args.value)
     if problem:

@@ -1,7 +1,8 @@
 """The built image run the way SageMaker runs it: `train` on mounted /opt/ml folders for training, and each
 processing job's entrypoint with /opt/ml/processing mounts. Docker tier: `pytest -m docker`.
 
-The image is MODEL_IMAGE when set, else built with scripts/docker/container/build.sh --allow-dirty.
+The image is MODEL_IMAGE when set, else built with scripts/docker/container/build.sh --env local, as local
+runs build it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def image() -> str:
     if reference:
         return reference
     build = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "docker" / "container" / "build.sh"), "--allow-dirty", MODEL],
+        [str(REPO_ROOT / "scripts" / "docker" / "container" / "build.sh"), "--env", "local", MODEL],
         capture_output=True,
         text=True,
         timeout=3600,

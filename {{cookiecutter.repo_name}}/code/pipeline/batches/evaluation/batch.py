@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from batches.common import EnvOption, ModelOption, ParamOption, open_context
+from batches.common import DetachOption, EnvOption, ModelOption, ParamOption, open_context
 from batches.jobs import submit_processing_job
-from utils.aws.sagemaker_client import JobResult
 from utils.db.enum import JobType
 from utils.job_specs import EVALUATION_METRICS_KEY, EVALUATION_REPORT
+
+if TYPE_CHECKING:
+    from utils.aws.sagemaker_client import JobResult
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
@@ -38,13 +40,14 @@ def main(
     env: EnvOption,
     model: ModelOption = None,
     param: ParamOption = None,
+    detach: DetachOption = False,
     training_run_id: Annotated[
         str | None,
         typer.Option(help="Training run whose model to evaluate (default: the latest completed one)."),
     ] = None,
 ) -> None:
     """Submit the evaluation processing job for a training run's model and its preprocess run's test split."""
-    with open_context(env, model) as ctx:
+    with open_context(env, model, detach=detach) as ctx:
         training = ctx.upstream(JobType.TRAINING, training_run_id)
         preprocess = ctx.upstream(JobType.PREPROCESS, training.upstream_run_ids[JobType.PREPROCESS.value])
         run, name = ctx.new_run(JobType.EVALUATION)

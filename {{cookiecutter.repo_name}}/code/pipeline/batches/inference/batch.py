@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from batches.common import EnvOption, ModelOption, ParamOption, open_context
+from batches.common import DetachOption, EnvOption, ModelOption, ParamOption, open_context
 from batches.jobs import submit_processing_job
 from utils.aws.s3_client import S3Client
-from utils.aws.sagemaker_client import JobResult
 from utils.db.db_adapter import PredictionRow
 from utils.db.enum import JobType
 from utils.job_specs import PREDICTION_COLUMNS
+
+if TYPE_CHECKING:
+    from utils.aws.sagemaker_client import JobResult
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
@@ -49,6 +51,7 @@ def main(
     env: EnvOption,
     model: ModelOption = None,
     param: ParamOption = None,
+    detach: DetachOption = False,
     training_run_id: Annotated[
         str | None, typer.Option(help="Training run whose model to use (default: the latest completed one).")
     ] = None,
@@ -57,7 +60,7 @@ def main(
     ] = None,
 ) -> None:
     """Submit the inference processing job and write its predictions to the database."""
-    with open_context(env, model) as ctx:
+    with open_context(env, model, detach=detach) as ctx:
         training = ctx.upstream(JobType.TRAINING, training_run_id)
         collection = ctx.upstream(JobType.COLLECTION, collection_run_id)
         run, name = ctx.new_run(JobType.INFERENCE)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from batches.common import EnvOption, ModelOption, ParamOption, open_context
+from batches.common import DetachOption, EnvOption, ModelOption, ParamOption, open_context
 from batches.jobs import submit_processing_job
 from utils.db.enum import JobType
 from utils.job_specs import PROCESSING_SPECS
@@ -19,13 +19,14 @@ def main(
     env: EnvOption,
     model: ModelOption = None,
     param: ParamOption = None,
+    detach: DetachOption = False,
     collection_run_id: Annotated[
         str | None, typer.Option(help="Collection run to read (default: the latest completed one).")
     ] = None,
 ) -> None:
     """Submit the preprocess processing job on the raw data of a collection run."""
     spec = PROCESSING_SPECS[JobType.PREPROCESS]
-    with open_context(env, model) as ctx:
+    with open_context(env, model, detach=detach) as ctx:
         collection = ctx.upstream(JobType.COLLECTION, collection_run_id)
         run, name = ctx.new_run(JobType.PREPROCESS)
         submit_processing_job(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from batches.common import EnvOption, ModelOption, ParamOption, open_context
+from batches.common import DetachOption, EnvOption, ModelOption, ParamOption, open_context
 from batches.jobs import submit_training_job
 from utils.db.enum import JobType
 from utils.job_specs import TRAINING_CHANNELS
@@ -19,13 +19,14 @@ def main(
     env: EnvOption,
     model: ModelOption = None,
     param: ParamOption = None,
+    detach: DetachOption = False,
     preprocess_run_id: Annotated[
         str | None,
         typer.Option(help="Preprocess run whose splits to train on (default: the latest completed one)."),
     ] = None,
 ) -> None:
     """Submit a training job with the train and validation channels of a preprocess run."""
-    with open_context(env, model) as ctx:
+    with open_context(env, model, detach=detach) as ctx:
         preprocess = ctx.upstream(JobType.PREPROCESS, preprocess_run_id)
         run, name = ctx.new_run(JobType.TRAINING)
         submit_training_job(

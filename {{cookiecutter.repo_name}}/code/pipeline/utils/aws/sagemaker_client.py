@@ -8,7 +8,6 @@ Session's default bucket and prefix point into the run's own folder so that even
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import shutil
@@ -38,6 +37,7 @@ from sagemaker.core.training.configs import (
 )
 from sagemaker.train.model_trainer import Mode, ModelTrainer
 
+from utils.aws.local_containers import containers_verdict, job_containers, remove_containers
 from utils.aws.sagemaker_jobs import job_state
 from utils.aws.session import EndpointSession
 from utils.config_reader import Config, JobSettings
@@ -159,100 +159,6 @@ def _role_validation_disabled(disabled: bool) -> Iterator[None]:
             os.environ["SAGEMAKER_VALIDATE_ROLE"] = previous
 
 
-COMPOSE_WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
-# Exit codes of a container whose main process was stopped by a signal: SIGINT, SIGKILL (`docker stop` after
-# its grace period, `docker kill`), SIGTERM.
-STOPPED_EXIT_CODES = frozenset({130, 137, 143})
-
-
-@dataclass(frozen=True)
-class ContainerEnd:
-    """How one local-mode job container ended, as Docker reports it."""
-
-    container_id: str
-    name: str
-    running: bool
-    exit_code: int
-    oom_killed: bool
-
-
-def job_containers(container_root: str) -> list[ContainerEnd]:
-    """Every container, in any state, of the Compose projects local mode ran under `container_root`."""
-    try:
-        listed = subprocess.run(
-            ["docker", "ps", "--all", "--quiet", "--filter", f"label={COMPOSE_WORKING_DIR_LABEL}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        if not listed:
-            return []
-        details = json.loads(
-            subprocess.run(["docker", "inspect", *listed], capture_output=True, text=True, check=True).stdout
-        )
-    except (OSError, subprocess.CalledProcessError, ValueError):
-        # No Docker to ask: the SDK's own answer and the outputs decide how the job ended.
-        return []
-    return [
-        ContainerEnd(
-            container_id=str(item["Id"]),
-            name=str(item["Name"]).lstrip("/"),
-            running=bool(item["State"].get("Running")),
-            exit_code=int(item["State"].get("ExitCode") or 0),
-            oom_killed=bool(item["State"].get("OOMKilled")),
-        )
-        for item in details
-        if _is_under(str(item["Config"]["Labels"].get(COMPOSE_WORKING_DIR_LABEL, "")), container_root)
-    ]
-
-
-def remove_containers(containers: list[ContainerEnd]) -> None:
-    """Local mode's `compose up --abort-on-container-exit` leaves its containers behind, and after an
-    interrupt they may still be running: force-remove them, so that none outlives its job."""
-    if not containers:
-        return
-    try:
-        subprocess.run(
-            ["docker", "rm", "--force", *(c.container_id for c in containers)],
-            capture_output=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        # Leftover containers cost disk space only; the local-run scripts remove them again on exit.
-        return
-
-
-def containers_verdict(containers: list[ContainerEnd]) -> tuple[JobStatus, str] | None:
-    """How the job ended by its containers' own exits, when that is not Completed; None when every container
-    exited 0 (or Docker has none to show).
-
-    Workaround for two SDK behaviours that make an interrupted local job "complete" with whatever its
-    folders hold: sagemaker-core 2.27's `_stream_output` (sagemaker.core.local.image) takes Docker Compose's
-    exit code 130, what an interrupted `compose up` returns, for success; and its telemetry decorator around
-    sagemaker-train 1.27's ModelTrainer.train returns from a `finally`, swallowing a Ctrl-C's exception.
-    Canaries for both: tests/pipeline/test_local_job_end.py.
-
-    Compose stops the other containers once one exits (`--abort-on-container-exit`), so a stopped container
-    beside one that exited 0 is that cascade, not a stop of the job.
-    """
-    running = [c.name for c in containers if c.running]
-    if running:
-        return JobStatus.STOPPED, f"stopped before it finished: container {running[0]} was still running"
-    for container in containers:
-        if container.oom_killed:
-            return JobStatus.FAILED, f"container {container.name} ran out of memory"
-        if container.exit_code not in STOPPED_EXIT_CODES | {0}:
-            return JobStatus.FAILED, f"container {container.name} exited with code {container.exit_code}"
-    stopped = [c for c in containers if c.exit_code in STOPPED_EXIT_CODES]
-    if stopped and all(c.exit_code != 0 for c in containers):
-        first = stopped[0]
-        return JobStatus.STOPPED, (
-            f"stopped before it finished: container {first.name} ended by a signal "
-            f"(exit code {first.exit_code})"
-        )
-    return None
-
-
 def model_archive_problem(archive: Path) -> str | None:
     """Why a training job's model archive cannot be used (missing, unreadable, without the model file)."""
     if not archive.is_file():
@@ -275,10 +181,6 @@ def empty_output_problem(outputs: dict[str, str]) -> str | None:
         if not path.is_dir() or not any(item.is_file() for item in path.rglob("*")):
             return f"the job wrote nothing to its {name} output ({folder})"
     return None
-
-
-def _is_under(location: str, folder: str) -> bool:
-    return location == folder or location.startswith(folder.rstrip("/") + "/")
 
 
 def hand_back_ownership(container_root: str, image_uri: str) -> None:
@@ -375,6 +277,13 @@ def run_local_job(
     return containers_verdict(ended) or (JobStatus.COMPLETED, None)
 
 
+def discard_scratch(container_root: str) -> None:
+    """After a completed local job, the SDK's working copies under the container root (inputs, model and
+    output folders, the compose file) serve nothing more: the run folder keeps the job's outputs only. A
+    failed or stopped job keeps them, for its logs and failure file."""
+    shutil.rmtree(container_root, ignore_errors=True)
+
+
 def _file_uri(path: str) -> str:
     return Path(path).resolve().as_uri()
 
@@ -468,6 +377,8 @@ class SageMakerClient:
             )
             if status is JobStatus.COMPLETED and (problem := empty_output_problem(output_uris)):
                 status, reason = JobStatus.FAILED, problem
+            if status is JobStatus.COMPLETED:
+                discard_scratch(request.run.local_container_root)
             return JobResult(request.job_name, status, reason, output_uris)
 
         processor.run(
@@ -573,6 +484,7 @@ class SageMakerClient:
             return JobResult(request.base_job_name, JobStatus.FAILED, problem)
         Path(artifact).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(produced, artifact)
+        discard_scratch(run.local_container_root)
         return JobResult(request.base_job_name, JobStatus.COMPLETED, None, {"model": artifact})
 
     # Waiting

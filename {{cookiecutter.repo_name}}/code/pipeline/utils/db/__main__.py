@@ -1,6 +1,6 @@
 """Database commands: `upgrade` applies the schema's migrations; `init` upgrades and seeds the source data;
 `revision` writes the next migration after a change to schema.py; `jobs` lists job records; `run` summarises
-one local run folder; `sync` settles the records of SageMaker jobs whose batch ended before they did.
+one local run folder; `sync` settles the records of jobs whose batch ended before they did.
 `upgrade` and `init` are safe to run from several processes at once."""
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from utils.aws.local_containers import DockerUnavailableError, remove_containers, run_containers
 from utils.aws.sagemaker_jobs import describe_job
 from utils.aws.session import EndpointSession
-from utils.config_reader import ConfigError, load_config
+from utils.config_reader import Config, ConfigError, load_config
+from utils.db import migrate
 from utils.db.db_adapter import UPGRADE_COMMAND, DatabaseError, DbAdapter, run_folder_jobs
 from utils.db.enum import JobStatus, JobType
 from utils.db.migrate import new_revision
@@ -40,6 +42,8 @@ def _adapter(env: str) -> DbAdapter:
 def _schema_state(before: str | None, after: str) -> str:
     if before == after:
         return f"schema at revision {after}, the latest"
+    if before == migrate.UNRECORDED:
+        return f"schema.py's tables were there without a migration record: recorded as revision {after}"
     start = f"revision {before}" if before else "an empty database"
     return f"schema upgraded from {start} to revision {after}"
 
@@ -122,17 +126,18 @@ def jobs(
 
 @app.command()
 def sync(env: EnvOption) -> None:
-    """Ask SageMaker about every job record of ENV that has not ended (its batch was interrupted, or lost its
-    credentials or network while waiting) and record how each job ended. Jobs still running are left as they
-    are; run it again later."""
+    """Settle every job record of ENV that has not ended. dev, prod: ask SageMaker how each job ended (its
+    batch was interrupted, detached, or lost its credentials or network while waiting). local: a job whose
+    batch was killed (SIGKILL, a closed terminal) and whose containers no longer run is recorded Stopped.
+    Jobs still running are left as they are; run it again later."""
     try:
         config = load_config(env)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if config.is_local:
-        typer.echo(f"error: {env} runs jobs in local mode; SageMaker has no record of them", err=True)
-        raise typer.Exit(2)
+        _sync_local(config)
+        return
     session = EndpointSession(config.aws.region, config.aws.endpoint_url)
     db = DbAdapter(config.database.url)
     settled = running = unknown = 0
@@ -166,6 +171,45 @@ def sync(env: EnvOption) -> None:
     finally:
         db.close()
     typer.echo(f"{settled} record(s) settled, {running} job(s) still running, {unknown} unknown to SageMaker")
+
+
+def _sync_local(config: Config) -> None:
+    """A local job lives as long as its containers: with none running, its batch is gone (a running batch
+    records its own end), so the record becomes Stopped and the containers it left behind are removed."""
+    db = DbAdapter(config.database.url)
+    settled = running = 0
+    try:
+        db.require_schema()
+        for job in db.unfinished_jobs(config.environment.value):
+            label = f"{job.job_type} {job.job_name} (run id {job.run_id})"
+            containers = run_containers(job.run_id)
+            if any(container.running for container in containers):
+                running += 1
+                typer.echo(f"{label}: its containers still run in Docker")
+                continue
+            reason = "its batch ended without recording how the job ended (killed?); no container of it runs"
+            db.update_job(
+                job.run_id,
+                JobStatus.STOPPED,
+                message=f"{reason} (utils.db sync)",
+                failure_reason=reason,
+            )
+            remove_containers(containers)
+            settled += 1
+            typer.echo(f"{label}: {job.status} -> {JobStatus.STOPPED}")
+    except DatabaseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except DockerUnavailableError:
+        typer.echo(
+            "error: Docker does not answer `docker ps`, so whether local jobs still run is unknown; "
+            "no record was changed after that",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    finally:
+        db.close()
+    typer.echo(f"{settled} record(s) settled, {running} job(s) still running")
 
 
 def _describe_output(location: str) -> list[str]:

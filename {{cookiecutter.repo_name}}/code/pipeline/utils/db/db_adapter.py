@@ -134,13 +134,27 @@ class DbAdapter:
             engine.dispose()
 
     def upgrade_schema(self) -> tuple[str | None, str]:
-        """Apply every migration the database lacks; returns its revision before (None: no schema yet) and
-        after."""
+        """Apply every migration the database lacks; returns its revision before (None: no schema yet;
+        `migrate.UNRECORDED`: schema.py's tables without a migration record, now recorded) and after.
+
+        Tables made without migrations (`create_all`) that match schema.py are recorded as the latest
+        revision; tables that differ are refused, never altered."""
         head = migrate.head_revision()
         with self._locked() as connection:
             before = migrate.current_revision(connection)
             if before is not None and before not in migrate.known_revisions():
                 raise DatabaseError(_newer_schema(before, head))
+            if before is None and migrate.has_schema_tables(connection):
+                differences = migrate.schema_differences(connection)
+                if differences:
+                    raise DatabaseError(
+                        "the job database has tables but no migration record, and they differ from "
+                        f"utils/db/schema.py ({len(differences)} difference(s), first: {differences[0]!r}); "
+                        f"nothing was changed: move them aside, or bring them in line and run "
+                        f"`{UPGRADE_COMMAND}` again"
+                    )
+                migrate.stamp(connection, head)
+                return migrate.UNRECORDED, head
             migrate.upgrade(connection)
         return before, head
 

@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import Connection, create_engine
+from sqlalchemy import Connection, create_engine, inspect
 
 from utils.db.schema import Base
 
@@ -62,6 +62,21 @@ def current_revision(connection: Connection) -> str | None:
 
 def upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
+
+
+# What `DbAdapter.upgrade_schema` reports as the revision before, for a database whose tables were made
+# without migrations (`create_all`, as this repository did before it had them) and then recorded.
+UNRECORDED = "unrecorded"
+
+
+def has_schema_tables(connection: Connection) -> bool:
+    """Whether any of schema.py's tables is in the database, migration record or not."""
+    return bool(set(inspect(connection).get_table_names()) & set(Base.metadata.tables))
+
+
+def stamp(connection: Connection, revision: str) -> None:
+    """Record `revision` as the database's migration without running any."""
+    command.stamp(alembic_config(connection), revision)
 
 
 def schema_differences(connection: Connection) -> list[Any]:
