@@ -6,6 +6,23 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/docker.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/local_run.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/local_run.sh"
 
+# wants_help ARGS...: whether the job's options ask for its help.
+wants_help() {
+  local arg
+  for arg in "$@"; do
+    [[ $arg == -h || $arg == --help ]] && return 0
+  done
+  return 1
+}
+
+# batch_help JOB: the batch's own options, from the host (no image is built, no run folder is made).
+batch_help() {
+  [[ -x $PIPELINE_DIR/.venv/bin/python ]] \
+    || die "the pipeline project is not installed ($PIPELINE_DIR/.venv is missing): run \`make setup\`"
+  (cd "$PIPELINE_DIR" && .venv/bin/python -m "batches.$1" --help)
+  echo "$(basename "$0") passes --env local and --model itself: give the other options after $1."
+}
+
 usage() {
   cat <<USAGE
 Usage: $(basename "$0") [--model NAME] [--run-id ID] JOB [JOB OPTIONS...]
@@ -68,6 +85,10 @@ case " ${LIFECYCLE[*]} build " in
 esac
 model=$(chosen_model "$model")
 require_model "$model"
+if [[ $job != build ]] && wants_help "${job_args[@]}"; then
+  batch_help "$job"
+  exit 0
+fi
 run_id=$(checked_or_new_run_id "$run_id")
 
 stop_on_interrupts
@@ -94,7 +115,7 @@ if ((status != 0)); then
     log "==> $job was not started (see the error above)"
     exit 2
   fi
-  log "==> $job failed after $(seconds_since "$started") s; its record: (cd code/pipeline && poetry run python -m utils.db jobs --env local --type $job)"
+  log "==> $job failed after $(seconds_since "$started") s (see the error above)"
   exit 1
 fi
 exit_if_interrupted

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from conftest import drop_schema
 from typer.testing import CliRunner
 
 from utils.db.__main__ import app as db_app
-from utils.db.db_adapter import DatabaseError, DbAdapter, PredictionRow
+from utils.db.db_adapter import DbAdapter, PredictionRow
 from utils.db.enum import JobStatus, JobType
 from utils.db.schema import FEATURE_COLUMNS
 from utils.db.seed import breast_cancer_rows
+from utils.errors import DatabaseError
 
 
 def new_job(
@@ -161,3 +163,22 @@ def test_the_init_command_creates_the_schema_and_seeds_once(database_url: str) -
     adapter = DbAdapter(database_url)
     assert adapter.count_source_samples() == 569
     adapter.close()
+
+
+def test_the_jobs_command_prints_whole_records_to_a_pipe_and_as_json_lines(db: DbAdapter) -> None:
+    reason = "the container wrote no model.joblib under /opt/ml/model; " + "see its log " * 12
+    new_job(db, "piped")
+    new_job(db, "other")
+    db.update_job("piped", JobStatus.IN_PROGRESS)
+    db.update_job("piped", JobStatus.FAILED, failure_reason=reason)
+    runner = CliRunner()
+
+    table = runner.invoke(db_app, ["jobs", "--env", "dev"])
+    lines = runner.invoke(db_app, ["jobs", "--env", "dev", "--run-id", "piped", "--json"])
+
+    assert table.exit_code == 0, table.output
+    assert reason.strip() in table.output  # not cut to 80 columns
+    assert lines.exit_code == 0, lines.output
+    [record] = [json.loads(line) for line in lines.output.splitlines()]
+    assert (record["run_id"], record["status"], record["failure_reason"]) == ("piped", "Failed", reason)
+    assert [step["status"] for step in record["transitions"]] == ["Created", "InProgress", "Failed"]

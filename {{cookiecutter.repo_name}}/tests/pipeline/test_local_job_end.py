@@ -18,8 +18,9 @@ from sagemaker.train import model_trainer
 from utils.aws.local_containers import ContainerEnd, containers_verdict
 from utils.aws.sagemaker_client import SDK_CONFIG, empty_output_problem, model_archive_problem
 from utils.aws.session import EndpointSession
-from utils.db.db_adapter import DatabaseError, DbAdapter
+from utils.db.db_adapter import DbAdapter
 from utils.db.enum import JobStatus, JobType
+from utils.errors import DatabaseError
 
 
 def compose_exiting_with(code: int) -> subprocess.Popen[bytes]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -55,7 +54,6 @@ def test_a_local_run_script_refuses_such_a_runs_folder_in_one_line_before_any_bu
     refused_runs_dir: tuple[Path, dict[str, str]], command: list[str]
 ) -> None:
     runs_dir, env = refused_runs_dir
-    started = time.monotonic()
 
     result = subprocess.run(
         [str(REPO_ROOT / "scripts" / command[0]), "--model", MODEL, *command[1:]],
@@ -67,13 +65,11 @@ def test_a_local_run_script_refuses_such_a_runs_folder_in_one_line_before_any_bu
         check=False,
     )
 
-    elapsed = time.monotonic() - started
     assert result.returncode == 1
-    [line] = result.stderr.strip().splitlines()
+    [line] = result.stderr.strip().splitlines()  # the refusal alone: no image check or build began
     refused = runs_dir.parents[1]  # the temporary home's .config
     assert line.startswith(f"error: SageMaker local mode refuses to mount folders under {refused}, ")
     assert f"the runs folder {runs_dir} is one: set PIPELINE_RUNS_DIR to a folder outside it" in line
-    assert elapsed < 30  # the SDK would refuse only once a job had started, after its image build
 
 
 @pytest.mark.scripts

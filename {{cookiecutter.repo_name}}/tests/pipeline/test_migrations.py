@@ -24,10 +24,11 @@ from typer.testing import CliRunner
 from utils.config_reader import CONFIG_DIR, PIPELINE_DIR, ConfigError, load_config
 from utils.db import migrate
 from utils.db.__main__ import app as db_app
-from utils.db.db_adapter import UPGRADE_COMMAND, DatabaseError, DbAdapter
+from utils.db.db_adapter import UPGRADE_COMMAND, DbAdapter
 from utils.db.enum import JobType
 from utils.db.schema import Base
 from utils.db.seed import breast_cancer_rows
+from utils.errors import DatabaseError
 from utils.job_specs import ID_COLUMN
 
 

@@ -10,22 +10,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
-from utils.aws.ecr_client import EcrImage, ImageCheckError, image_is_pushed
-from utils.aws.s3_client import S3Client
-from utils.aws.sagemaker_jobs import stop_job
-from utils.aws.session import EndpointSession
 from utils.config_reader import Config, ConfigError, load_config
-from utils.db.db_adapter import DatabaseError, DbAdapter
 from utils.db.enum import JobStatus, JobType
-from utils.db.schema import Job
-from utils.errors import one_line
+from utils.errors import DatabaseError, one_line
 from utils.layout import Layout, RunLayout, new_run_id
+
+if TYPE_CHECKING:
+    from utils.aws.s3_client import S3Client
+    from utils.aws.session import EndpointSession
+    from utils.db.db_adapter import DbAdapter
+    from utils.db.schema import Job
 
 EnvOption = Annotated[
     str,
@@ -129,7 +129,9 @@ class BatchContext:
 def open_context(
     env: str, model: str | None, needs_image: bool = True, *, detach: bool = False
 ) -> Iterator[BatchContext]:
-    """Config, database and clients of one batch run; a problem with any of them ends it with one line."""
+    """Config, database and clients of one batch run; a problem with any of them ends it with one line.
+    The database and AWS libraries are imported once the config is read: `--help` and a config error never
+    wait for them."""
     try:
         config = load_config(env, model=model)
         if detach and config.is_local:
@@ -139,6 +141,10 @@ def open_context(
         database_url = config.database.url
     except ConfigError as exc:
         fail(str(exc), code=2)
+    from utils.aws.s3_client import S3Client
+    from utils.aws.session import EndpointSession
+    from utils.db.db_adapter import DbAdapter
+
     db = DbAdapter(database_url)
     try:
         try:
@@ -162,6 +168,8 @@ def open_context(
 
 def require_pushed_image(session: EndpointSession, image_uri: str, config: Config) -> None:
     """End the batch before any job exists when SageMaker could not pull the image from ECR."""
+    from utils.aws.ecr_client import EcrImage, ImageCheckError, image_is_pushed
+
     image = EcrImage.parse(image_uri)
     if image is None:  # not an ECR registry: nothing to ask
         return
@@ -297,6 +305,11 @@ def signals_interrupt() -> Iterator[list[int]]:
             signal.signal(number, handler)
 
 
+def _record_hint(recorder: JobRecorder) -> str:
+    env = recorder.ctx.config.environment
+    return f"its record: `python -m utils.db jobs --env {env} --run-id {recorder.run_id}`"
+
+
 def _sync_hint(recorder: JobRecorder) -> str:
     return f"`python -m utils.db sync --env {recorder.ctx.config.environment}` records how it ends"
 
@@ -315,6 +328,9 @@ def _stop_and_exit(recorder: JobRecorder, signal_number: int) -> NoReturn:
             code=code,
         )
     if recorder.submitted_as is not None:
+        from utils.aws.sagemaker_jobs import stop_job
+        from utils.aws.session import EndpointSession
+
         config = recorder.ctx.config
         try:
             stop_job(
@@ -354,7 +370,7 @@ def run_recorded(recorder: JobRecorder, work: Callable[[], Job]) -> Job:
             if recorder.submitted_as is None:  # nothing runs in SageMaker: the job failed to start
                 reason = one_line(exc)
                 recorder.finish(JobStatus.FAILED, failure_reason=reason)
-                fail(f"{recorder.job_name} failed: {reason}")
+                fail(f"{recorder.job_name} failed: {reason}; {_record_hint(recorder)}")
             # Waiting failed, not the job (an expired credential, a lost network): it runs on in SageMaker.
             fail(
                 f"lost contact with SageMaker while waiting for {recorder.submitted_as} ({one_line(exc)}); "
@@ -363,7 +379,7 @@ def run_recorded(recorder: JobRecorder, work: Callable[[], Job]) -> Job:
         except Exception as exc:  # the database must never keep a job "in progress" by mistake
             reason = one_line(exc)
             recorder.finish(JobStatus.FAILED, failure_reason=reason)
-            fail(f"{recorder.job_name} failed: {reason}")
+            fail(f"{recorder.job_name} failed: {reason}; {_record_hint(recorder)}")
         if received:
             # Workaround: in sagemaker-train 1.27 ModelTrainer.train returns as if nothing happened when
             # interrupted (sagemaker-core 2.27's telemetry decorator returns from a `finally`, which swallows
@@ -371,5 +387,6 @@ def run_recorded(recorder: JobRecorder, work: Callable[[], Job]) -> Job:
             # (sagemaker_client.containers_verdict); the signal still ends the batch.
             _stop_and_exit(recorder, received[0])
     if job.status is not JobStatus.COMPLETED:
-        fail(f"{job.job_name} ended {job.status}: {job.failure_reason or 'no reason given'}")
+        reason = job.failure_reason or "no reason given"
+        fail(f"{job.job_name} ended {job.status}: {reason}; {_record_hint(recorder)}")
     return job

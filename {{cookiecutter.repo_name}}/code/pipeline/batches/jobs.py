@@ -10,12 +10,12 @@ from batches.common import BatchContext, JobRecorder, fail, job_parameters, reco
 from utils.aws.local_mounts import refusal
 from utils.config_reader import REPO_ROOT, JobSettings
 from utils.db.enum import JobStatus, JobType
-from utils.db.schema import Job
 from utils.job_specs import PROCESSING_SPECS, TRAINING_METRICS
 from utils.layout import RunLayout
 
 if TYPE_CHECKING:
     from utils.aws.sagemaker_client import JobResult
+    from utils.db.schema import Job
 
 # Reads a completed job's outputs (report, predictions) and returns metrics to record; raising fails the job.
 AfterCompletion = Callable[["JobResult"], dict[str, Any]]

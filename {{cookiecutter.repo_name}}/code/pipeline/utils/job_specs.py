@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from utils.db.enum import JobType
 
-CODE_DIR = "/opt/ml/code"
 PROCESSING_INPUT = "/opt/ml/processing/input"
 PROCESSING_OUTPUT = "/opt/ml/processing/output"
 
@@ -28,8 +27,7 @@ ID_COLUMN = "id"
 LABEL_COLUMN = "label"
 # What a label means, as the job image's raw data contract (utils/schema.py) defines it: label 1 is the class
 # the model is there to find, so precision, recall and ROC are about it.
-POSITIVE_LABEL = 1
-CLASS_NAMES: dict[int, str] = {0: "benign", POSITIVE_LABEL: "malignant"}
+CLASS_NAMES: dict[int, str] = {0: "benign", 1: "malignant"}
 
 TRAINING_CHANNELS = ("train", "validation")
 # The training job logs `validation_<name>=<value>;`; SageMaker scrapes these into the job's final metrics.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from batches.common import EnvOption, ModelOption, fail, open_context, record_job, run_recorded
 from utils.db.enum import JobStatus, JobType
-from utils.db.schema import Job
+
+if TYPE_CHECKING:
+    from utils.db.schema import Job
 
 app = typer.Typer(add_completion=False, help=__doc__)
 

@@ -10,19 +10,21 @@ import typer
 
 from batches.common import DetachOption, EnvOption, ModelOption, ParamOption, open_context
 from batches.jobs import submit_processing_job
-from utils.aws.s3_client import S3Client
-from utils.db.db_adapter import PredictionRow
 from utils.db.enum import JobType
 from utils.job_specs import PREDICTION_COLUMNS
 
 if TYPE_CHECKING:
+    from utils.aws.s3_client import S3Client
     from utils.aws.sagemaker_client import JobResult
+    from utils.db.db_adapter import PredictionRow
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
 
 def parse_predictions(name: str, text: str) -> list[PredictionRow]:
     """Rows of one predictions CSV: `id`, `prediction` and `probability` (which may be empty)."""
+    from utils.db.db_adapter import PredictionRow
+
     sample_id, prediction, probability = PREDICTION_COLUMNS
     reader = csv.DictReader(io.StringIO(text))
     missing = {sample_id, prediction} - set(reader.fieldnames or [])

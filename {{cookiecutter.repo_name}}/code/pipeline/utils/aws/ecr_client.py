@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from utils import naming
+
+if TYPE_CHECKING:
+    import boto3
 
 _DNS_SUFFIXES = "|".join(
     re.escape(suffix) for suffix in dict.fromkeys(p.dns_suffix for p in naming.PARTITIONS)

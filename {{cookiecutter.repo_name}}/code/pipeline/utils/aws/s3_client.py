@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.config import Config as BotoConfig
 
 if TYPE_CHECKING:
+    import boto3
     from mypy_boto3_s3 import S3Client as Boto3S3Client
 
 RETRY_CONFIG = BotoConfig(

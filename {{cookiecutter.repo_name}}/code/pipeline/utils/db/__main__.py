@@ -1,13 +1,15 @@
 """Database commands: `upgrade` applies the schema's migrations; `init` upgrades and seeds the source data;
-`revision` writes the next migration after a change to schema.py; `jobs` lists job records; `run` summarises
+`revision` writes the next migration after a change to schema.py; `jobs` lists job records (`--json` for
+scripts); `run` summarises
 one local run folder; `sync` settles the records of jobs whose batch ended before they did.
 `upgrade` and `init` are safe to run from several processes at once."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from alembic.util import CommandError
@@ -21,10 +23,12 @@ from utils.aws.sagemaker_jobs import describe_job
 from utils.aws.session import EndpointSession
 from utils.config_reader import Config, ConfigError, load_config
 from utils.db import migrate
-from utils.db.db_adapter import UPGRADE_COMMAND, DatabaseError, DbAdapter, run_folder_jobs
+from utils.db.db_adapter import UPGRADE_COMMAND, DbAdapter, run_folder_jobs
 from utils.db.enum import JobStatus, JobType
 from utils.db.migrate import new_revision
+from utils.db.schema import Job
 from utils.db.seed import breast_cancer_rows
+from utils.errors import DatabaseError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 console = Console()
@@ -99,18 +103,28 @@ def revision(
 def jobs(
     env: EnvOption,
     job_type: Annotated[JobType | None, typer.Option("--type", help="only this job type")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="only the job of this run id")] = None,
     limit: Annotated[int, typer.Option(help="how many, newest first")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object a line, every field")] = False,
 ) -> None:
-    """List job records, newest first."""
+    """List job records, newest first: a table, or JSON lines with --json."""
     db = _adapter(env)
     try:
         db.require_schema()
-        records = db.list_jobs(job_type, limit)
+        if run_id is not None:
+            job = db.get_job(run_id)
+            records = [job] if job is not None and job_type in (None, job.job_type) else []
+        else:
+            records = db.list_jobs(job_type, limit)
     except DatabaseError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     finally:
         db.close()
+    if as_json:
+        for job in records:
+            typer.echo(json.dumps(job_record(job)))
+        return
     table = Table("run id", "type", "status", "job name", "metrics", "failure reason")
     for job in records:
         table.add_row(
@@ -121,7 +135,21 @@ def jobs(
             json.dumps(job.metrics),
             job.failure_reason or "",
         )
-    console.print(table)
+    # A terminal gets a table that fits it; a pipe or a file gets every column whole, not 80 columns.
+    (console if console.is_terminal else Console(width=100_000)).print(table)
+
+
+def job_record(job: Job) -> dict[str, Any]:
+    """A job record as JSON-ready data: every column, times in ISO 8601, and its status transitions."""
+    record: dict[str, Any] = {}
+    for column in Job.__table__.columns:
+        value = getattr(job, column.key)
+        record[column.key] = value.isoformat() if isinstance(value, datetime) else value
+    record["transitions"] = [
+        {"status": step.status.value, "at": step.at.isoformat(), "message": step.message}
+        for step in job.transitions
+    ]
+    return record
 
 
 @app.command()

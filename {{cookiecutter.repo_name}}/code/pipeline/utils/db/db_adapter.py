@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +19,7 @@ from sqlalchemy.pool import NullPool
 from utils.db import migrate
 from utils.db.enum import JobStatus, JobType
 from utils.db.schema import FEATURE_COLUMNS, Job, JobTransition, Prediction, SourceSample, utc_now
+from utils.errors import DatabaseError
 from utils.job_specs import ID_COLUMN, LABEL_COLUMN
 
 SOURCE_COLUMNS: tuple[str, ...] = (ID_COLUMN, *FEATURE_COLUMNS, LABEL_COLUMN)
@@ -28,10 +28,6 @@ UPGRADE_COMMAND = "poetry run python -m utils.db upgrade --env <env>"
 LOCK_WAIT_SECONDS = 120
 # Any fixed number: PostgreSQL advisory locks are per database, and only the upgrade and the seed take it.
 _POSTGRES_LOCK_KEY = 20_261_202
-
-
-class DatabaseError(Exception):
-    """A database state the person running a batch has to act on."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +115,8 @@ class DbAdapter:
         """One transaction holding the database's lock, so that of two processes upgrading or seeding at
         once, the second waits for the first to commit and then finds the work done. Any database error
         becomes a one-line `DatabaseError`."""
+        from alembic.util import CommandError  # only the schema work under this lock loads Alembic
+
         engine = _locking_engine(self.url)
         try:
             with engine.begin() as connection:

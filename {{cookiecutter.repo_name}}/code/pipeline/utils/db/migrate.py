@@ -3,27 +3,29 @@ opened (and locked: see `DbAdapter.upgrade_schema`).
 
 There is no alembic.ini: the database is the one the config names, so `python -m utils.db upgrade --env ENV`
 migrates it, and `python -m utils.db revision MESSAGE` writes the next migration from a change to schema.py.
+Alembic is imported by the functions that use it, so that `--help` and a config error never load it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection, create_engine, inspect
 
 from utils.db.schema import Base
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's settings; `migrations/env.py` runs on `connection`."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", MIGRATIONS_DIR.as_posix())
     # Revision ids count up (0001, 0002, ...; see new_revision), so the files list in the order they apply.
@@ -40,6 +42,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -57,10 +61,14 @@ def known_revisions() -> set[str]:
 
 def current_revision(connection: Connection) -> str | None:
     """The migration the database is at; None for a database no migration has run on."""
+    from alembic.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(connection: Connection) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(connection), "head")
 
 
@@ -76,11 +84,16 @@ def has_schema_tables(connection: Connection) -> bool:
 
 def stamp(connection: Connection, revision: str) -> None:
     """Record `revision` as the database's migration without running any."""
+    from alembic import command
+
     command.stamp(alembic_config(connection), revision)
 
 
 def schema_differences(connection: Connection) -> list[Any]:
     """How the database differs from schema.py's tables, as Alembic's autogenerate sees it; [] when none."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     return list(compare_metadata(context, Base.metadata))
 
@@ -89,6 +102,9 @@ def new_revision(message: str) -> Path | None:
     """Write the next migration: what schema.py has that the latest migration does not. Compared on an
     empty in-memory database brought to the latest migration, so no real database is needed. None when
     there is no difference."""
+    from alembic import command
+    from alembic.script import Script
+
     engine = create_engine("sqlite://")
     try:
         with engine.begin() as connection:
