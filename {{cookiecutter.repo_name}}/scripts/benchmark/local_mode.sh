@@ -85,7 +85,7 @@ direct training \
 direct evaluation \
   --volume "$folder/training/model:/opt/ml/processing/input/model:ro" \
   --volume "$folder/preprocess/test:/opt/ml/processing/input/test:ro" \
-  --volume "$out/evaluation:/opt/ml/processing/output/evaluation" \
+  --volume "$out/report:/opt/ml/processing/output/report" \
   --entrypoint python3 "$image" -m jobs.evaluation
 direct inference \
   --volume "$folder/training/model:/opt/ml/processing/input/model:ro" \

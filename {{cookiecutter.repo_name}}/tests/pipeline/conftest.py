@@ -333,7 +333,7 @@ class FakeContainer:
                 "train": ("train.csv", header + "0,1.0,1\n"),
                 "validation": ("validation.csv", header + "1,2.0,0\n"),
                 "test": ("test.csv", header + "2,3.0,1\n"),
-                "evaluation": ("evaluation.json", json.dumps(EVALUATION_REPORT)),
+                "report": ("evaluation.json", json.dumps(EVALUATION_REPORT)),
                 "predictions": ("data.csv", "id,probability,prediction\n0,0.1,0\n1,0.9,1\n2,0.8,1\n"),
             }
             file_name, body = files[name]

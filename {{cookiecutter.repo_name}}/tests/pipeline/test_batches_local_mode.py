@@ -26,7 +26,7 @@ OUTPUT_FILES = {
     "train": "train.csv",
     "validation": "validation.csv",
     "test": "test.csv",
-    "evaluation": "evaluation.json",
+    "report": "evaluation.json",
     "predictions": "data.csv",
 }
 
@@ -64,7 +64,7 @@ def local_env(runs_dir: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
             folder = Path(output.s3_output.s3_uri.removeprefix("file://"))
             body = (
                 json.dumps({"binary_classification_metrics": {"accuracy": {"value": 1.0}}})
-                if output.output_name == "evaluation"
+                if output.output_name == "report"
                 else "id,prediction\n0,1\n"
             )
             (folder / OUTPUT_FILES[output.output_name]).write_text(body)
@@ -173,7 +173,7 @@ def test_a_lifecycle_run_keeps_every_stage_in_one_folder_and_chains_its_own_outp
     assert summary.exit_code == 0, summary.output
     assert "training: Completed" in summary.output
     assert f"{runs_dir}/life-a/training/model/model.tar.gz" in summary.output
-    assert f"{runs_dir}/life-a/evaluation/evaluation/evaluation.json" in summary.output
+    assert f"{runs_dir}/life-a/evaluation/report/evaluation.json" in summary.output
 
 
 def test_a_stage_never_runs_twice_into_one_run_folder(

@@ -157,7 +157,7 @@ def test_evaluation_feeds_the_model_and_test_split_and_stores_the_report_metrics
     outputs = {
         o["OutputName"]: o["S3Output"]["S3Uri"] for o in described["ProcessingOutputConfig"]["Outputs"]
     }
-    assert outputs == {"evaluation": f"{root_uri(dev_config)}/evaluation/{job.run_id}/evaluation"}
+    assert outputs == {"report": f"{root_uri(dev_config)}/evaluation/{job.run_id}/report"}
     assert (
         described["AppSpecification"]["ContainerEntrypoint"]
         == PROCESSING_SPECS[JobType.EVALUATION].entrypoint

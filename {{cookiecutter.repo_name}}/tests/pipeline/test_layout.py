@@ -38,7 +38,7 @@ def test_every_dev_location_follows_bucket_prefix_model_stage_run(dev_layout: La
         training.model_artifact("job-1", local=False) == f"{ROOT}/training/r3/model/job-1/output/model.tar.gz"
     )
     assert training.checkpoints == f"{ROOT}/training/r3/checkpoints"
-    assert evaluation.evaluation_report == f"{ROOT}/evaluation/r4/evaluation/evaluation.json"
+    assert evaluation.evaluation_report == f"{ROOT}/evaluation/r4/report/evaluation.json"
     assert inference.predictions_dir == f"{ROOT}/inference/r5/predictions"
     assert training.sdk_staging == f"{ROOT}/training/r3/sagemaker"
     assert training.bucket == BUCKET
@@ -73,7 +73,7 @@ def test_every_stage_of_a_local_lifecycle_shares_its_run_folder(tmp_path: Path) 
     assert collection.raw_data == f"{tmp_path}/life-1/collection/raw/data.csv"
     assert preprocess.output("train") == f"{tmp_path}/life-1/preprocess/train"
     assert training.model_artifact("ignored", local=True) == f"{tmp_path}/life-1/training/model/model.tar.gz"
-    assert evaluation.evaluation_report == f"{tmp_path}/life-1/evaluation/evaluation/evaluation.json"
+    assert evaluation.evaluation_report == f"{tmp_path}/life-1/evaluation/report/evaluation.json"
     assert inference.predictions_dir == f"{tmp_path}/life-1/inference/predictions"
     # Compose names its project after the container root: one per job, never shared by two jobs.
     roots = {run.local_container_root.rsplit("/", 1)[-1] for run in (preprocess, training, evaluation)}

@@ -157,7 +157,7 @@ def test_the_model_archive_loads_and_scores_the_collected_rows(lifecycle: Finish
 
 
 def test_the_evaluation_report_scores_above_the_floor_and_has_plots(lifecycle: Finished) -> None:
-    folder = lifecycle.folder / "evaluation" / "evaluation"
+    folder = lifecycle.folder / "evaluation" / "report"
     report = json.loads((folder / "evaluation.json").read_text())
     roc_auc = report["binary_classification_metrics"]["roc_auc"]["value"]
     assert roc_auc > ROC_AUC_FLOOR

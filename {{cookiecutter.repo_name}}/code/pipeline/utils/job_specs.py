@@ -63,7 +63,7 @@ PROCESSING_SPECS: dict[JobType, ProcessingSpec] = {
         module="jobs.preprocess", inputs=("raw",), outputs=("train", "validation", "test")
     ),
     JobType.EVALUATION: ProcessingSpec(
-        module="jobs.evaluation", inputs=("model", "test"), outputs=("evaluation",)
+        module="jobs.evaluation", inputs=("model", "test"), outputs=("report",)
     ),
     JobType.INFERENCE: ProcessingSpec(
         module="jobs.inference", inputs=("model", "data"), outputs=("predictions",)

@@ -13,7 +13,7 @@ Below a stage's root (S3: .../{stage}/{run_id}, local: .../{run folder}/{stage})
     preprocess:  {train,validation,test}/                    processing outputs, one folder per split
     training:    model/{job_name}/output/model.tar.gz          (local mode: model/model.tar.gz)
                  checkpoints/
-    evaluation:  evaluation/evaluation.json                    and the job's plots beside it
+    evaluation:  report/evaluation.json                        and the job's plots beside it
     inference:   predictions/data.csv                          one CSV per input file, named after it
     any stage:   sagemaker/                                    anything the SDK stages (code, local inputs)
                  container-{run_id}/                           local mode only: the SDK's container root
@@ -104,7 +104,7 @@ class RunLayout:
     # Reports
     @property
     def evaluation_report(self) -> str:
-        return self.path("evaluation", EVALUATION_REPORT)
+        return self.path("report", EVALUATION_REPORT)
 
     @property
     def predictions_dir(self) -> str:

@@ -183,12 +183,12 @@ def test_training_failure_reason_lands_in_failure_file(
 def test_evaluation_writes_report_and_plots(
     image: str, workspace: Path, model_dir: Path, split_dirs: dict[str, Path]
 ) -> None:
-    output = workspace / "evaluation"
+    output = workspace / "report"
     result = processing_job(
         image,
         "evaluation",
         {"model": workspace / "model_archive", "test": split_dirs["test"]},
-        {"evaluation": output},
+        {"report": output},
     )
     assert result.returncode == 0, result.stderr
     report = json.loads((output / "evaluation.json").read_text(encoding="utf-8"))

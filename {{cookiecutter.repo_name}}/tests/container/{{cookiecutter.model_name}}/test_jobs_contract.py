@@ -145,7 +145,7 @@ def test_evaluation_writes_report_and_plots(opt_ml: Path, splits: Splits, model_
     _place_model(model_archive, opt_ml)
     write_csv(splits.test, opt_ml / "processing" / "input" / "test" / "test.csv")
     assert evaluation.main(["--threshold", "0.4"]) == 0
-    output = opt_ml / "processing" / "output" / "evaluation"
+    output = opt_ml / "processing" / "output" / "report"
     report = json.loads((output / "evaluation.json").read_text(encoding="utf-8"))
     assert report["threshold"] == 0.4 and report["samples"] == len(splits.test)
     assert report["binary_classification_metrics"]["roc_auc"]["value"] > 0.95

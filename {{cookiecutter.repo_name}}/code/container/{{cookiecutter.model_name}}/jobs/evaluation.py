@@ -3,7 +3,7 @@
 Entrypoint: python3 -m jobs.evaluation [--threshold T]
 Inputs:  /opt/ml/processing/input/model/model.tar.gz (the training job's artifact),
          /opt/ml/processing/input/test/*.csv (split schema)
-Output:  /opt/ml/processing/output/evaluation/{evaluation.json,roc_curve.png,confusion_matrix.png}
+Output:  /opt/ml/processing/output/report/{evaluation.json,roc_curve.png,confusion_matrix.png}
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def run(argv: Sequence[str]) -> None:
     labels = label_array(test)
     probabilities = positive_probabilities(model, feature_frame(test))
 
-    output = base / "output" / "evaluation"
+    output = base / "output" / "report"
     output.mkdir(parents=True, exist_ok=True)
     report = evaluation_report(labels, probabilities, args.threshold)
     (output / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

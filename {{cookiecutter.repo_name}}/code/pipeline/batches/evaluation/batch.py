@@ -64,7 +64,7 @@ def main(
             name,
             upstream=[training, preprocess],
             inputs={"model": training.output_uris["model"], "test": preprocess.output_uris["test"]},
-            outputs={"evaluation": run.output("evaluation")},
+            outputs={"report": run.output("report")},
             overrides=param,
             after=read_report,
         )
