@@ -125,6 +125,11 @@ COMMON = [
     "tests/pipeline/test_s3_client.py",
     "tests/pipeline/test_sagemaker_client.py",
     "tests/pipeline/test_seed.py",
+    "tests/pipeline/support/__init__.py",
+    "tests/pipeline/support/aws.py",
+    "tests/pipeline/support/batches.py",
+    "tests/pipeline/support/databases.py",
+    "tests/pipeline/support/fakes.py",
 ]
 
 GITHUB_ACTIONS = [

@@ -2,46 +2,29 @@
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import MetaData
+from support.aws import reset_moto
+from support.batches import BATCH_APPS, BatchRunner
+from support.databases import POSTGRES_URL_VARIABLE, drop_schema, prepare_database
+from support.fakes import FakeContainer, SentRequests, install_fake_container, record_sagemaker_requests
 from typer.testing import CliRunner
 
-from batches.collection.batch import app as collection_app
-from batches.evaluation.batch import app as evaluation_app
-from batches.inference.batch import app as inference_app
-from batches.preprocess.batch import app as preprocess_app
-from batches.training.batch import app as training_app
-from utils.aws.sagemaker_client import JobResult, ProcessingRequest, SageMakerClient, TrainingRequest
-from utils.aws.session import EndpointSession
 from utils.config_reader import CONFIG_DIR, Config, load_config
 from utils.db.db_adapter import DbAdapter
-from utils.db.enum import JobType
-from utils.db.seed import breast_cancer_rows
 
-POSTGRES_URL_VARIABLE = "TEST_DATABASE_URL"
 IMAGE_TAG = "0a1b2c3"
-BATCH_APPS = {
-    "collection": collection_app,
-    "preprocess": preprocess_app,
-    "training": training_app,
-    "evaluation": evaluation_app,
-    "inference": inference_app,
-}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -149,29 +132,6 @@ def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def prepare_database(backend: str, runs_dir: Path) -> str:
-    """An empty job database with the schema and the seeded source table."""
-    if backend == "postgresql":
-        url = os.environ[POSTGRES_URL_VARIABLE]
-        drop_schema(url)
-    else:
-        url = f"sqlite:///{runs_dir / 'test.sqlite3'}"
-    db = DbAdapter(url)
-    db.upgrade_schema()
-    db.seed_source_samples(breast_cancer_rows)
-    db.close()
-    return url
-
-
-def drop_schema(url: str) -> None:
-    """Every table of the database: the schema's, Alembic's record of its revision and any a test added."""
-    db = DbAdapter(url)
-    tables = MetaData()
-    tables.reflect(db.engine)
-    tables.drop_all(db.engine)
-    db.close()
-
-
 @pytest.fixture
 def database_url(database_backend: str, runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh database on each backend under test; DATABASE_URL points at it."""
@@ -187,30 +147,6 @@ def db(database_url: str) -> Iterator[DbAdapter]:
     adapter = DbAdapter(database_url)
     yield adapter
     adapter.close()
-
-
-def reset_moto(endpoint: str, patch: pytest.MonkeyPatch) -> Config:
-    """Empty moto, point AWS_ENDPOINT_URL at it and create the configured bucket (as the account has)."""
-    patch.setenv("AWS_ENDPOINT_URL", endpoint)
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310
-    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - the local moto server
-    config = load_config("dev")
-    assert config.storage is not None
-    s3 = EndpointSession(config.aws.region, endpoint).client("s3")
-    s3.create_bucket(
-        Bucket=config.storage.bucket, CreateBucketConfiguration={"LocationConstraint": config.aws.region}
-    )
-    push_image(config)
-    return config
-
-
-def push_image(config: Config) -> None:
-    """What `scripts/docker/container/push.sh` leaves in ECR: the job image's repository and tag."""
-    ecr = aws_client(config, "ecr")
-    repository = f"{config.images.repository_prefix}/{config.model_name}"
-    ecr.create_repository(repositoryName=repository)
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
-    ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=config.images.tag)
 
 
 @pytest.fixture
@@ -229,58 +165,6 @@ def dev_config(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, dev_db: DbAd
     return reset_moto(moto_endpoint, monkeypatch)
 
 
-CHAIN = ("collection", "preprocess", "training", "evaluation", "inference")
-
-
-def run_ok(run_batch: BatchRunner, name: str, *args: str) -> Any:
-    result = run_batch(name, "--env", "dev", *args)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def run_chain(run_batch: BatchRunner, until: str = "inference") -> None:
-    for name in CHAIN[: CHAIN.index(until) + 1]:
-        run_ok(run_batch, name)
-
-
-def root_uri(config: Config) -> str:
-    assert config.storage is not None
-    return f"s3://{config.storage.bucket}/{config.storage.prefix}/{config.model_name}"
-
-
-def all_s3_uris(value: Any) -> list[str]:
-    """Every string starting with s3:// anywhere inside a describe_* answer."""
-    if isinstance(value, str):
-        return [value] if value.startswith("s3://") else []
-    if isinstance(value, dict):
-        return [uri for item in value.values() for uri in all_s3_uris(item)]
-    if isinstance(value, list):
-        return [uri for item in value for uri in all_s3_uris(item)]
-    return []
-
-
-def latest(db: DbAdapter, job_type: JobType) -> Any:
-    return db.list_jobs(job_type, limit=1)[0]
-
-
-def assert_everything_under_the_prefix(config: Config) -> None:
-    assert config.storage is not None
-    s3 = aws_client(config, "s3")
-    buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
-    assert buckets == [config.storage.bucket]
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=config.storage.bucket).get("Contents", [])]
-    assert keys
-    outside = [k for k in keys if not k.startswith(f"{config.storage.prefix}/{config.model_name}/")]
-    assert outside == []
-
-
-def aws_client(config: Config, service: str) -> Any:
-    return EndpointSession(config.aws.region, config.aws.endpoint_url).client(service)
-
-
-BatchRunner = Callable[..., Any]
-
-
 @pytest.fixture
 def run_batch() -> BatchRunner:
     """Run `python -m batches.<name> <args>` in this process; returns typer's result."""
@@ -292,107 +176,9 @@ def run_batch() -> BatchRunner:
     return run
 
 
-def _model_archive() -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        payload = b"stand-in model"
-        info = tarfile.TarInfo("model.joblib")
-        info.size = len(payload)
-        archive.addfile(info, io.BytesIO(payload))
-    return buffer.getvalue()
-
-
-# What jobs/evaluation.py writes: SageMaker's model quality layout.
-EVALUATION_REPORT = {
-    "binary_classification_metrics": {
-        "accuracy": {"value": 0.95},
-        "roc_auc": {"value": 0.99},
-        "confusion_matrix": {"0": {"0": 50, "1": 2}, "1": {"0": 3, "1": 45}},
-    },
-    "threshold": 0.5,
-    "samples": 100,
-}
-
-
-class FakeContainer:
-    """Writes what the job image would have written, since moto completes jobs without running them."""
-
-    def __init__(self) -> None:
-        self.skip_outputs: set[str] = set()
-        self.processing_requests: list[ProcessingRequest] = []
-        self.training_requests: list[TrainingRequest] = []
-
-    def write_processing_outputs(self, client: SageMakerClient, request: ProcessingRequest) -> None:
-        s3 = EndpointSession(client.config.aws.region, client.config.aws.endpoint_url).client("s3")
-        header = "id,mean_radius,label\n"
-        for name, (uri, _) in request.outputs.items():
-            if name in self.skip_outputs:
-                continue
-            bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-            files = {
-                "train": ("train.csv", header + "0,1.0,1\n"),
-                "validation": ("validation.csv", header + "1,2.0,0\n"),
-                "test": ("test.csv", header + "2,3.0,1\n"),
-                "report": ("evaluation.json", json.dumps(EVALUATION_REPORT)),
-                "predictions": ("data.csv", "id,probability,prediction\n0,0.1,0\n1,0.9,1\n2,0.8,1\n"),
-            }
-            file_name, body = files[name]
-            s3.put_object(Bucket=bucket, Key=f"{prefix}/{file_name}", Body=body.encode())
-
-    def write_model(self, client: SageMakerClient, result: JobResult) -> None:
-        s3 = EndpointSession(client.config.aws.region, client.config.aws.endpoint_url).client("s3")
-        bucket, _, key = result.output_uris["model"].removeprefix("s3://").partition("/")
-        s3.put_object(Bucket=bucket, Key=key, Body=_model_archive())
-
-
-def install_fake_container(patch: pytest.MonkeyPatch) -> FakeContainer:
-    fake = FakeContainer()
-    real_processing = SageMakerClient.run_processing
-    real_training = SageMakerClient.run_training
-
-    def run_processing(self: SageMakerClient, request: ProcessingRequest, on_status: Any = None) -> JobResult:
-        fake.processing_requests.append(request)
-        result = real_processing(self, request, on_status)
-        if result.succeeded:
-            fake.write_processing_outputs(self, request)
-        return result
-
-    def run_training(self: SageMakerClient, request: TrainingRequest, on_status: Any = None) -> JobResult:
-        fake.training_requests.append(request)
-        result = real_training(self, request, on_status)
-        if result.succeeded:
-            fake.write_model(self, result)
-        return result
-
-    patch.setattr(SageMakerClient, "run_processing", run_processing)
-    patch.setattr(SageMakerClient, "run_training", run_training)
-    return fake
-
-
 @pytest.fixture
 def fake_container(monkeypatch: pytest.MonkeyPatch) -> FakeContainer:
     return install_fake_container(monkeypatch)
-
-
-SentRequests = dict[str, list[dict[str, Any]]]
-
-
-def record_sagemaker_requests(patch: pytest.MonkeyPatch) -> SentRequests:
-    """The parameters of every SageMaker call, as sent (moto's describe_* leaves some fields out)."""
-    calls: SentRequests = {}
-    real_client = EndpointSession.client
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        calls.setdefault(model.name, []).append(params)
-
-    def client(self: EndpointSession, *args: Any, **kwargs: Any) -> Any:
-        created = real_client(self, *args, **kwargs)
-        if created.meta.service_model.service_name == "sagemaker":
-            created.meta.events.register("provide-client-params.sagemaker.*", record)
-        return created
-
-    patch.setattr(EndpointSession, "client", client)
-    return calls
 
 
 @pytest.fixture

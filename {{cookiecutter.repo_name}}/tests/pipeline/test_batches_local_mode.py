@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BatchRunner
+from support.batches import BatchRunner
 from typer.testing import CliRunner
 
 from utils.aws.sagemaker_client import ModelTrainer, Processor

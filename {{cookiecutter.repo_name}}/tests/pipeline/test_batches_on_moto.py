@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from conftest import CHAIN, BatchRunner, FakeContainer, aws_client, latest, root_uri, run_chain, run_ok
 from sqlalchemy import select
+from support.aws import aws_client, root_uri
+from support.batches import CHAIN, BatchRunner, latest, run_chain, run_ok
+from support.fakes import FakeContainer
 from typer.testing import CliRunner
 
 from batches.common import Interrupted

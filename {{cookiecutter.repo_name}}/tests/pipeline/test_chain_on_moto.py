@@ -8,21 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from conftest import (
-    BATCH_APPS,
-    CHAIN,
-    SentRequests,
-    all_s3_uris,
-    assert_everything_under_the_prefix,
-    aws_client,
-    drop_schema,
-    install_fake_container,
-    latest,
-    prepare_database,
-    record_sagemaker_requests,
-    reset_moto,
-    root_uri,
-)
+from support.aws import all_s3_uris, assert_everything_under_the_prefix, aws_client, reset_moto, root_uri
+from support.batches import BATCH_APPS, CHAIN, latest
+from support.databases import drop_schema, prepare_database
+from support.fakes import SentRequests, install_fake_container, record_sagemaker_requests
 from typer.testing import CliRunner
 
 from utils.config_reader import Config

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import BatchRunner
+from support.batches import BatchRunner
 
 from utils.config_reader import CONFIG_DIR, REPO_ROOT, ConfigError, Environment, Mode, load_config
 from utils.image_inputs import content_tag

@@ -7,7 +7,7 @@ import io
 import json
 
 import pytest
-from conftest import drop_schema
+from support.databases import drop_schema
 from typer.testing import CliRunner
 
 from utils.db.__main__ import app as db_app

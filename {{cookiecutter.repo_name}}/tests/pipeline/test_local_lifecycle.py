@@ -236,6 +236,12 @@ def wait_for_a_running_container(folder: Path, script: subprocess.Popen[str], lo
         time.sleep(0.5)
 
 
+def as_from_a_terminal() -> None:
+    """SIGINT as a terminal's shell leaves it for the commands it starts. A suite started in the background
+    (`cmd &` in a script, nohup) passes SIGINT on ignored, and an ignored signal cannot be trapped."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("receiver", ["process-group", "script-only"])
 def test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it(
     preprocessed: Path, receiver: str
@@ -252,6 +258,7 @@ def test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it(
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=as_from_a_terminal,
             text=True,
         )
         try:

@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BatchRunner
 from sagemaker.core.common_utils import _SENSITIVE_SYSTEM_PATHS
 from sagemaker.core.local.data import LocalFileDataSource
+from support.batches import BatchRunner
 
 from utils.aws import local_mounts
 from utils.aws.local_mounts import refused_prefix, refused_prefixes

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BatchRunner, drop_schema
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from support.batches import BatchRunner
+from support.databases import drop_schema
 from typer.testing import CliRunner
 
 from utils.config_reader import CONFIG_DIR, PIPELINE_DIR, ConfigError, load_config
