@@ -15,9 +15,9 @@ from tests.support.bake import clean_env, run
 PIPELINE_EXAMPLE = """
 import json
 from utils.db.seed import breast_cancer_rows
-from utils.job_specs import CLASS_NAMES, POSITIVE_LABEL
+from utils.job_specs import CLASS_NAMES
 labels = {str(row["id"]): row["label"] for row in breast_cancer_rows()}
-print(json.dumps({"labels": labels, "class_names": CLASS_NAMES, "positive_label": POSITIVE_LABEL}))
+print(json.dumps({"labels": labels, "class_names": CLASS_NAMES}))
 """
 
 CONTAINER_EXAMPLE = """
@@ -42,6 +42,6 @@ def test_the_seeded_table_and_the_example_loader_label_every_sample_alike(set_up
     container = _example(model_dir, CONTAINER_EXAMPLE)
 
     assert pipeline["class_names"] == container["class_names"] == {"0": "benign", "1": "malignant"}
-    assert pipeline["positive_label"] == container["positive_label"] == 1
+    assert container["class_names"][str(container["positive_label"])] == "malignant"
     assert sum(pipeline["labels"].values()) == sum(container["labels"].values()) == 212
     assert pipeline["labels"] == container["labels"]
