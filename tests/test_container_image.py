@@ -102,6 +102,7 @@ def test_build_and_push_scripts_explain_themselves(default_project: Path) -> Non
         "scripts/test/pipeline.sh",
         "scripts/benchmark/container_image.sh",
         "scripts/benchmark/local_mode.sh",
+        "scripts/benchmark/setup_and_tests.sh",
         "scripts/benchmark/startup.sh",
     ):
         result = run([script, "--help"], cwd=default_project, env=env)

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sagemaker.core.processing import Processor
+from sagemaker.train.model_trainer import ModelTrainer
 from support.batches import BatchRunner
 from typer.testing import CliRunner
 
-from utils.aws.sagemaker_client import ModelTrainer, Processor
 from utils.db.__main__ import app as db_app
 from utils.db.db_adapter import DbAdapter
 from utils.db.enum import JobStatus, JobType

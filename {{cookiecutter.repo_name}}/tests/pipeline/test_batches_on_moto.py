@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from sagemaker.train.model_trainer import ModelTrainer
 from sqlalchemy import select
 from support.aws import aws_client, root_uri
 from support.batches import CHAIN, BatchRunner, latest, run_chain, run_ok
 from support.fakes import FakeContainer
 from typer.testing import CliRunner
 
-from batches.common import Interrupted
+from batches.jobs import Interrupted
 from utils.aws.local_containers import ContainerEnd, DockerUnavailableError
-from utils.aws.sagemaker_client import ModelTrainer
 from utils.config_reader import PIPELINE_DIR, Config, load_config
 from utils.db.__main__ import app as db_app
 from utils.db.db_adapter import DbAdapter
@@ -93,7 +93,7 @@ def test_a_job_that_sagemaker_reports_failed_is_recorded_failed_with_its_reason(
         "ProcessingJobStatus": "Failed",
         "FailureReason": "AlgorithmError: raw data has no target column",
     }
-    monkeypatch.setattr("utils.aws.sagemaker_client.SageMakerClient._wait", lambda self, *a: failed)
+    monkeypatch.setattr("utils.aws.sagemaker_client.SageMakerExecutor._wait", lambda self, *a: failed)
 
     result = run_batch("preprocess", "--env", "dev")
 
@@ -352,7 +352,7 @@ def test_losing_sagemaker_while_waiting_leaves_the_record_for_sync(
         raise EndpointConnectionError(endpoint_url="https://api.sagemaker.example")
 
     with monkeypatch.context() as patch:
-        patch.setattr("utils.aws.sagemaker_client.SageMakerClient._wait", lost)
+        patch.setattr("utils.aws.sagemaker_client.SageMakerExecutor._wait", lost)
         result = run_batch("training", "--env", "dev")
 
     assert result.exit_code == 1
@@ -381,7 +381,7 @@ def test_ctrl_c_while_waiting_asks_sagemaker_to_stop_the_job(
     def interrupted(self: Any, *args: Any) -> None:
         raise Interrupted(signal.SIGINT)  # what the batch's SIGINT handler raises while it polls
 
-    monkeypatch.setattr("utils.aws.sagemaker_client.SageMakerClient._wait", interrupted)
+    monkeypatch.setattr("utils.aws.sagemaker_client.SageMakerExecutor._wait", interrupted)
     result = run_batch("preprocess", "--env", "dev")
 
     assert result.exit_code == 130
@@ -400,7 +400,7 @@ def test_ctrl_c_with_detach_leaves_the_job_running_and_sync_records_how_it_ended
     def interrupted(self: Any, *args: Any) -> None:
         raise Interrupted(signal.SIGINT)
 
-    monkeypatch.setattr("utils.aws.sagemaker_client.SageMakerClient._wait", interrupted)
+    monkeypatch.setattr("utils.aws.sagemaker_client.SageMakerExecutor._wait", interrupted)
     result = run_batch("preprocess", "--env", "dev", "--detach")
 
     assert result.exit_code == 130

@@ -16,7 +16,8 @@ from sagemaker.core.training.configs import Compute, InputData
 from sagemaker.train import model_trainer
 
 from utils.aws.local_containers import ContainerEnd, containers_verdict
-from utils.aws.sagemaker_client import SDK_CONFIG, empty_output_problem, model_archive_problem
+from utils.aws.local_mode import empty_output_problem, model_archive_problem
+from utils.aws.sdk_workarounds import SDK_CONFIG
 from utils.aws.session import EndpointSession
 from utils.db.db_adapter import DbAdapter
 from utils.db.enum import JobStatus, JobType
@@ -53,7 +54,7 @@ def test_canary_model_trainer_swallows_an_interrupt_of_its_local_job(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """sagemaker-train 1.27's ModelTrainer.train returns normally when its local job is interrupted: the
-    telemetry decorator of sagemaker-core 2.27 returns from a `finally`. `run_recorded` checks the signals it
+    telemetry decorator of sagemaker-core 2.27 returns from a `finally`. `JobRecord.run` checks the signals it
     saw for this reason; once this fails, the SDK passes interrupts on and that check has no more to do."""
     monkeypatch.setattr(model_trainer, "_LocalContainer", InterruptedLocalContainer)
     session = Session(boto_session=EndpointSession("us-east-1", None), sagemaker_config=SDK_CONFIG)

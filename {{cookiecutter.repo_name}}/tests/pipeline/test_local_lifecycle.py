@@ -119,6 +119,8 @@ def runs_dir(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> P
 def lifecycle(runs_dir: Path) -> Iterator[Finished]:
     run_id = "lifecycle-test"
     result = run_script("pipeline.sh", "--run-id", run_id, runs_dir=runs_dir)
+    if result.returncode != 0:
+        pytest.fail(f"pipeline.sh exited {result.returncode}:\n{result.stderr[-4000:]}", pytrace=False)
     folder = runs_dir / run_id
     yield Finished(run_id, folder, result, folder_jobs(runs_dir, folder))
 

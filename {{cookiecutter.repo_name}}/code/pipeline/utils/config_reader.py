@@ -26,12 +26,13 @@ import sys
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from utils import naming
+from utils.errors import RefusedError
 from utils.image_inputs import (
     CLOUD_PLATFORM,
     BuildInputsError,
@@ -57,7 +58,7 @@ ENV_RUN_ID = "PIPELINE_RUN_ID"
 ENV_MODEL = "PIPELINE_MODEL"
 
 
-class ConfigError(Exception):
+class ConfigError(RefusedError):
     """A configuration problem, worded for the person who runs a batch."""
 
 
@@ -142,6 +143,9 @@ class JobSettings(_Strict):
     instance_count: Annotated[int, Field(ge=1)] = 1
     volume_size_gb: Annotated[int, Field(ge=1)] = 30
     max_runtime_seconds: Annotated[int, Field(ge=60)] = 3600
+    # How the data inputs are spread over `instance_count` instances: all of it to each (FullyReplicated),
+    # or a share of its objects to each (ShardedByS3Key). A model input always goes whole to every instance.
+    distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
     parameters: dict[str, str | int | float | bool] = {}
 
 

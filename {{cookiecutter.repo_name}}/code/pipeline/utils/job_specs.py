@@ -11,6 +11,11 @@ from utils.db.enum import JobType
 
 PROCESSING_INPUT = "/opt/ml/processing/input"
 PROCESSING_OUTPUT = "/opt/ml/processing/output"
+# Where SageMaker mounts a training job's channels, and the folders it uploads when the job ends.
+TRAINING_INPUT = "/opt/ml/input/data"
+TRAINING_OUTPUTS = {"model_output": "/opt/ml/model", "checkpoints": "/opt/ml/checkpoints"}
+# The input that carries a trained model: every instance needs all of it, whatever the data distribution.
+MODEL_INPUT = "model"
 
 RAW_DATA_FILE = "data.csv"
 MODEL_ARCHIVE = "model.tar.gz"
@@ -35,6 +40,10 @@ TRAINING_METRICS: dict[str, str] = {
     f"validation_{name}": rf"validation_{name}=([0-9.]+);"
     for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 }
+
+
+def training_input_path(channel: str) -> str:
+    return f"{TRAINING_INPUT}/{channel}"
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from utils.aws.sagemaker_client import JobResult, ProcessingRequest, SageMakerClient, TrainingRequest
+from utils.aws.sagemaker_client import SageMakerExecutor
 from utils.aws.session import EndpointSession
+from utils.config_reader import Config
+from utils.job_definition import JobDefinition, JobResult, StatusCallback
 
 
 def _model_archive() -> bytes:
@@ -40,16 +42,19 @@ class FakeContainer:
 
     def __init__(self) -> None:
         self.skip_outputs: set[str] = set()
-        self.processing_requests: list[ProcessingRequest] = []
-        self.training_requests: list[TrainingRequest] = []
+        self.jobs: list[JobDefinition] = []
 
-    def write_processing_outputs(self, client: SageMakerClient, request: ProcessingRequest) -> None:
-        s3 = EndpointSession(client.config.aws.region, client.config.aws.endpoint_url).client("s3")
+    def write_outputs(self, config: Config, job: JobDefinition, result: JobResult) -> None:
+        s3 = EndpointSession(config.aws.region, config.aws.endpoint_url).client("s3")
+        if job.is_training:
+            bucket, _, key = result.output_uris["model"].removeprefix("s3://").partition("/")
+            s3.put_object(Bucket=bucket, Key=key, Body=_model_archive())
+            return
         header = "id,mean_radius,label\n"
-        for name, (uri, _) in request.outputs.items():
+        for name, data in job.outputs.items():
             if name in self.skip_outputs:
                 continue
-            bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+            bucket, _, prefix = data.uri.removeprefix("s3://").partition("/")
             files = {
                 "train": ("train.csv", header + "0,1.0,1\n"),
                 "validation": ("validation.csv", header + "1,2.0,0\n"),
@@ -60,33 +65,19 @@ class FakeContainer:
             file_name, body = files[name]
             s3.put_object(Bucket=bucket, Key=f"{prefix}/{file_name}", Body=body.encode())
 
-    def write_model(self, client: SageMakerClient, result: JobResult) -> None:
-        s3 = EndpointSession(client.config.aws.region, client.config.aws.endpoint_url).client("s3")
-        bucket, _, key = result.output_uris["model"].removeprefix("s3://").partition("/")
-        s3.put_object(Bucket=bucket, Key=key, Body=_model_archive())
-
 
 def install_fake_container(patch: pytest.MonkeyPatch) -> FakeContainer:
     fake = FakeContainer()
-    real_processing = SageMakerClient.run_processing
-    real_training = SageMakerClient.run_training
+    real_run = SageMakerExecutor.run
 
-    def run_processing(self: SageMakerClient, request: ProcessingRequest, on_status: Any = None) -> JobResult:
-        fake.processing_requests.append(request)
-        result = real_processing(self, request, on_status)
+    def run(self: SageMakerExecutor, job: JobDefinition, on_status: StatusCallback) -> JobResult:
+        fake.jobs.append(job)
+        result = real_run(self, job, on_status)
         if result.succeeded:
-            fake.write_processing_outputs(self, request)
+            fake.write_outputs(self.config, job, result)
         return result
 
-    def run_training(self: SageMakerClient, request: TrainingRequest, on_status: Any = None) -> JobResult:
-        fake.training_requests.append(request)
-        result = real_training(self, request, on_status)
-        if result.succeeded:
-            fake.write_model(self, result)
-        return result
-
-    patch.setattr(SageMakerClient, "run_processing", run_processing)
-    patch.setattr(SageMakerClient, "run_training", run_training)
+    patch.setattr(SageMakerExecutor, "run", run)
     return fake
 
 

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from batches.common import DetachOption, EnvOption, ModelOption, ParamOption, open_context
-from batches.jobs import submit_processing_job
+from batches.cli import DetachOption, EnvOption, ModelOption, ParamOption, open_context
+from batches.jobs import run_job
 from utils.db.enum import JobType
+from utils.job_definition import define_job
 from utils.job_specs import EVALUATION_METRICS_KEY, EVALUATION_REPORT
 
 if TYPE_CHECKING:
-    from utils.aws.sagemaker_client import JobResult
+    from utils.job_definition import JobResult
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
@@ -57,14 +58,14 @@ def main(
                 raise FileNotFoundError(f"the job wrote no {run.evaluation_report}")
             return report_metrics(json.loads(ctx.s3.get_text(run.evaluation_report)))
 
-        submit_processing_job(
-            ctx,
+        job = define_job(
+            ctx.config,
             JobType.EVALUATION,
             run,
             name,
-            upstream=[training, preprocess],
+            image_uri=ctx.image_uri,
             inputs={"model": training.output_uris["model"], "test": preprocess.output_uris["test"]},
             outputs={"report": run.output("report")},
             overrides=param,
-            after=read_report,
         )
+        run_job(ctx, job, upstream=[training, preprocess], after=read_report)

@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from batches.common import DetachOption, EnvOption, ModelOption, ParamOption, open_context
-from batches.jobs import submit_processing_job
+from batches.cli import DetachOption, EnvOption, ModelOption, ParamOption, open_context
+from batches.jobs import run_job
 from utils.db.enum import JobType
+from utils.job_definition import define_job
 from utils.job_specs import PREDICTION_COLUMNS
 
 if TYPE_CHECKING:
     from utils.aws.s3_client import S3Client
-    from utils.aws.sagemaker_client import JobResult
     from utils.db.db_adapter import PredictionRow
+    from utils.job_definition import JobResult
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
@@ -71,14 +72,14 @@ def main(
             rows = read_predictions(ctx.s3, run.predictions_dir)
             return {"predictions": ctx.db.save_predictions(run.run_id, rows)}
 
-        submit_processing_job(
-            ctx,
+        job = define_job(
+            ctx.config,
             JobType.INFERENCE,
             run,
             name,
-            upstream=[training, collection],
+            image_uri=ctx.image_uri,
             inputs={"model": training.output_uris["model"], "data": collection.output_uris["raw"]},
             outputs={"predictions": run.output("predictions")},
             overrides=param,
-            after=store_predictions,
         )
+        run_job(ctx, job, upstream=[training, collection], after=store_predictions)

@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
-from batches.common import DetachOption, EnvOption, ModelOption, ParamOption, open_context
-from batches.jobs import submit_processing_job
+from batches.cli import DetachOption, EnvOption, ModelOption, ParamOption, open_context
+from batches.jobs import run_job
 from utils.db.enum import JobType
+from utils.job_definition import define_job
 from utils.job_specs import PROCESSING_SPECS
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -29,13 +30,14 @@ def main(
     with open_context(env, model, detach=detach) as ctx:
         collection = ctx.upstream(JobType.COLLECTION, collection_run_id)
         run, name = ctx.new_run(JobType.PREPROCESS)
-        submit_processing_job(
-            ctx,
+        job = define_job(
+            ctx.config,
             JobType.PREPROCESS,
             run,
             name,
-            upstream=[collection],
+            image_uri=ctx.image_uri,
             inputs={"raw": collection.output_uris["raw"]},
             outputs={split: run.output(split) for split in spec.outputs},
             overrides=param,
         )
+        run_job(ctx, job, upstream=[collection])

@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
-from batches.common import DetachOption, EnvOption, ModelOption, ParamOption, open_context
-from batches.jobs import submit_training_job
+from batches.cli import DetachOption, EnvOption, ModelOption, ParamOption, open_context
+from batches.jobs import run_job
 from utils.db.enum import JobType
+from utils.job_definition import define_job
 from utils.job_specs import TRAINING_CHANNELS
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -29,11 +30,17 @@ def main(
     with open_context(env, model, detach=detach) as ctx:
         preprocess = ctx.upstream(JobType.PREPROCESS, preprocess_run_id)
         run, name = ctx.new_run(JobType.TRAINING)
-        submit_training_job(
-            ctx,
+        outputs = {"model_output": run.model_output}
+        if not ctx.config.is_local:  # SageMaker syncs /opt/ml/checkpoints to S3; local mode does not
+            outputs["checkpoints"] = run.checkpoints
+        job = define_job(
+            ctx.config,
+            JobType.TRAINING,
             run,
             name,
-            upstream=[preprocess],
-            channels={channel: preprocess.output_uris[channel] for channel in TRAINING_CHANNELS},
+            image_uri=ctx.image_uri,
+            inputs={channel: preprocess.output_uris[channel] for channel in TRAINING_CHANNELS},
+            outputs=outputs,
             overrides=param,
         )
+        run_job(ctx, job, upstream=[preprocess])

@@ -1,16 +1,27 @@
-"""The Docker containers of local-mode jobs: which belong to a job, how they ended, and removing them.
+"""The mechanics of local-mode jobs around the SDK: their Docker containers (which belong to a job, how they
+ended, removing them), the ownership of what they wrote, and the tail of their log.
 
-Docker's command line only, no SageMaker SDK: the batches use it through `utils.aws.sagemaker_client`, and
+Docker's command line only, no SageMaker SDK: `utils.aws.local_mode` runs jobs with it, and
 `python -m utils.db sync --env local` asks it whether a local job's containers still run.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
 import subprocess
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from utils.db.enum import JobStatus
+from utils.errors import one_line
 
 COMPOSE_WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
 # Exit codes of a container whose main process was stopped by a signal: SIGINT, SIGKILL (`docker stop` after
@@ -131,3 +142,97 @@ def containers_verdict(containers: list[ContainerEnd]) -> tuple[JobStatus, str] 
 
 def _is_under(location: str, folder: str) -> bool:
     return location == folder or location.startswith(folder.rstrip("/") + "/")
+
+
+def hand_back_ownership(container_root: str, image_uri: str) -> None:
+    """Local-mode containers run as root (as on SageMaker), so files they write under runs/ are root's;
+    chown them back to the user running the batch, from inside the same image, so runs/ stays removable."""
+    if not hasattr(os, "getuid") or os.getuid() == 0 or not Path(container_root).is_dir():
+        return
+    try:
+        subprocess.run(
+            [
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--entrypoint",
+                "chown",
+                "--volume",
+                f"{container_root}:/run-root",
+                image_uri,
+                "-R",
+                f"{os.getuid()}:{os.getgid()}",
+                "/run-root",
+            ],
+            capture_output=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        # Ownership is a convenience for deleting runs/ later; it never fails the job.
+        return
+
+
+class LogTail(io.TextIOBase):
+    """Passes the job's log (local mode streams the containers' output to stdout) through, keeping its end."""
+
+    def __init__(self, target: io.TextIOBase | Any, keep: int = 200) -> None:
+        self.target = target
+        self.lines: deque[str] = deque(maxlen=keep)
+
+    def write(self, text: str) -> int:
+        self.target.write(text)
+        self.lines.extend(text.splitlines())
+        return len(text)
+
+    def flush(self) -> None:
+        # Also called when the tail is collected (io's finaliser), possibly after the stream it wraps closed.
+        if not getattr(self.target, "closed", False):
+            self.target.flush()
+
+
+# A job's own error line (`ERROR: ...`, see code/container/<model>/utils/job.py), behind Compose's prefix.
+_ERROR_LINE = re.compile(r"(?:^|\|\s*)ERROR:\s*(?P<reason>\S.*)$")
+_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@contextmanager
+def log_tail() -> Iterator[LogTail]:
+    # The containers' log is progress, like the batch's own messages: stderr, leaving stdout to results.
+    tail = LogTail(sys.stderr)
+    with redirect_stdout(tail):
+        yield tail
+
+
+def local_failure_reason(exc: BaseException, container_root: str, log: LogTail) -> str:
+    """What SageMaker would show as FailureReason: the training job's failure file (local mode copies
+    /opt/ml/output to artifacts/output), else the job's last `ERROR:` log line, else the local-mode error."""
+    failure = Path(container_root) / "artifacts" / "output" / "failure"
+    if failure.is_file():
+        text = " ".join(failure.read_text(encoding="utf-8", errors="replace").split())
+        if text:
+            return text[:1000]
+    for line in reversed(log.lines):
+        match = _ERROR_LINE.search(_COLOURS.sub("", line))
+        if match:
+            return match.group("reason").strip()[:1000]
+    return one_line(exc)
+
+
+def run_local_job(
+    start: Callable[[], object], container_root: str, image_uri: str
+) -> tuple[JobStatus, str | None]:
+    """Run one local-mode job to its end and say how it ended: Failed with the job's reason when the SDK
+    raises, else by its containers' own exits (`containers_verdict`). The containers never outlive the call:
+    on Ctrl-C or SIGTERM (which pass through as BaseException) they are removed while still running."""
+    try:
+        with log_tail() as log:
+            start()
+    except Exception as exc:  # any local-mode failure is the job's failure
+        return JobStatus.FAILED, local_failure_reason(exc, container_root, log)
+    finally:
+        ended = job_containers(container_root)
+        remove_containers(ended)
+        hand_back_ownership(container_root, image_uri)
+    return containers_verdict(ended) or (JobStatus.COMPLETED, None)

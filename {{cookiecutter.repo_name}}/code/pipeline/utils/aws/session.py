@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
+
+_loader_lock = threading.Lock()
+_shared_loader: botocore.loaders.Loader | None = None
+
+
+def _share_loader(core: botocore.session.Session) -> botocore.loaders.Loader:
+    """One loader of service definitions for the whole process, the first session's. Each botocore session
+    otherwise parses the service JSON again (SageMaker's is several MB): about 0.15 s a client, and the SDK
+    makes five clients per session. The loader caches what it parsed; it holds no credentials or region."""
+    global _shared_loader
+    with _loader_lock:
+        if _shared_loader is None:
+            _shared_loader = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _shared_loader)
+        return _shared_loader
 
 
 class EndpointSession(boto3.Session):
@@ -15,7 +34,12 @@ class EndpointSession(boto3.Session):
     """
 
     def __init__(self, region: str, endpoint_url: str | None = None) -> None:
-        super().__init__(region_name=region)
+        core = botocore.session.Session()
+        loader = _share_loader(core)
+        paths = list(loader.search_paths)
+        super().__init__(region_name=region, botocore_session=core)
+        # boto3 adds its own data folder to the loader's search paths on every session: once is enough.
+        loader.search_paths[:] = list(dict.fromkeys([*paths, *loader.search_paths]))
         self.endpoint_url = endpoint_url
 
     def client(self, *args: Any, **kwargs: Any) -> Any:

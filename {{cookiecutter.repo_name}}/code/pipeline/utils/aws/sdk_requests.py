@@ -1,0 +1,99 @@
+"""A job definition as the SageMaker SDK's objects: the Processor and its inputs and outputs, and the settings
+of a ModelTrainer. Shared by the SageMaker and the local-mode executor, so both run the same job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sagemaker.core.helper.session_helper import Session
+from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+from sagemaker.core.training.configs import Compute, InputData, S3DataSource, StoppingCondition
+
+from utils.aws.sdk_workarounds import LocalInputsProcessor
+from utils.job_definition import JobDefinition
+
+
+def file_uri(path: str) -> str:
+    return Path(path).resolve().as_uri()
+
+
+def processor(job: JobDefinition, session: Session, role: str | None) -> LocalInputsProcessor:
+    return LocalInputsProcessor(
+        role=role,
+        image_uri=job.image_uri,
+        instance_count=job.resources.instance_count,
+        instance_type=job.resources.instance_type,
+        entrypoint=list(job.entrypoint),
+        volume_size_in_gb=job.resources.volume_size_gb,
+        max_runtime_in_seconds=job.resources.max_runtime_seconds,
+        base_job_name=job.name,
+        sagemaker_session=session,
+        env=job.environment or None,
+    )
+
+
+def processing_inputs(job: JobDefinition, local: bool) -> list[ProcessingInput]:
+    """Local mode reads local folders as `file://` locations."""
+    return [
+        ProcessingInput(
+            input_name=name,
+            s3_input=ProcessingS3Input(
+                s3_uri=file_uri(data.uri) if local else data.uri,
+                local_path=data.container_path,
+                s3_data_type="S3Prefix",
+                s3_input_mode="File",
+                s3_data_distribution_type=data.distribution,
+            ),
+        )
+        for name, data in job.inputs.items()
+    ]
+
+
+def processing_outputs(job: JobDefinition, local: bool) -> list[ProcessingOutput]:
+    return [
+        ProcessingOutput(
+            output_name=name,
+            s3_output=ProcessingS3Output(
+                s3_uri=file_uri(data.uri) if local else data.uri,
+                local_path=data.container_path,
+                s3_upload_mode="EndOfJob",
+            ),
+        )
+        for name, data in job.outputs.items()
+    ]
+
+
+def trainer_settings(job: JobDefinition) -> dict[str, Any]:
+    """What a ModelTrainer takes from the definition in both modes."""
+    return {
+        "training_image": job.image_uri,
+        "base_job_name": job.name,
+        "hyperparameters": dict(job.parameters),
+        "environment": dict(job.environment),
+        "stopping_condition": StoppingCondition(max_runtime_in_seconds=job.resources.max_runtime_seconds),
+        "compute": Compute(
+            instance_type=job.resources.instance_type,
+            instance_count=job.resources.instance_count,
+            volume_size_in_gb=job.resources.volume_size_gb,
+        ),
+    }
+
+
+def training_channels(job: JobDefinition, local: bool) -> list[InputData]:
+    """Local mode mounts local folders (given as paths); SageMaker reads S3 prefixes with the definition's
+    distribution."""
+    if local:
+        return [
+            InputData(channel_name=name, data_source=str(Path(data.uri).resolve()))
+            for name, data in job.inputs.items()
+        ]
+    return [
+        InputData(
+            channel_name=name,
+            data_source=S3DataSource(
+                s3_data_type="S3Prefix", s3_uri=data.uri, s3_data_distribution_type=data.distribution
+            ),
+        )
+        for name, data in job.inputs.items()
+    ]

@@ -1,0 +1,89 @@
+"""Where the pipeline works around the SageMaker Python SDK (sagemaker 3.27: sagemaker-core 2.27,
+sagemaker-train 1.27). One entry a workaround, each naming the behaviour it works around; each has a canary in
+tests/pipeline/test_sdk_workarounds.py that fails when the SDK fixes or changes that behaviour, so the
+workaround can go or move with it.
+
+Two more live beside the code they serve, with canaries of their own: the folders local mode refuses to mount
+(`utils.aws.local_mounts`, read from the SDK's source) and how an interrupted local job really ended
+(`utils.aws.local_containers.containers_verdict`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sagemaker.core.helper.session_helper as session_helper
+import sagemaker.core.local.local_session as local_session
+from sagemaker.core.config.config_manager import SageMakerConfig
+from sagemaker.core.processing import Processor
+from sagemaker.train.model_trainer import ModelTrainer
+
+# Handed to every Session instead of the user's SDK config files: telemetry off, and no SDK-wide defaults
+# (buckets, roles, tags) from a laptop's ~/.config can change where a job writes.
+SDK_CONFIG: dict[str, Any] = {
+    "SchemaVersion": "1.0",
+    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+}
+
+
+# 1. The SDK checks the whole SDK config against its JSON schema on every config lookup
+#    (`SageMakerConfig.validate_sagemaker_config`, a dozen lookups a job) and again in every Session and
+#    LocalSession it makes (`validate_sagemaker_config` of sagemaker.core.config.config): 0.3-1 s each.
+#    SDK_CONFIG never changes, so it is checked once, here; any other config is checked as the SDK does.
+_lookup_check = SageMakerConfig.validate_sagemaker_config
+_session_check = session_helper.validate_sagemaker_config
+_lookup_check(SDK_CONFIG)
+
+
+def _lookup_check_once(sagemaker_config: dict[str, Any] | None = None) -> None:
+    if sagemaker_config != SDK_CONFIG:
+        _lookup_check(sagemaker_config)
+
+
+def session_check_once(sagemaker_config: dict[str, Any] | None = None) -> None:
+    if sagemaker_config != SDK_CONFIG:
+        _session_check(sagemaker_config)
+
+
+SageMakerConfig.validate_sagemaker_config = staticmethod(_lookup_check_once)
+session_helper.validate_sagemaker_config = session_check_once
+local_session.validate_sagemaker_config = session_check_once
+
+
+# 2. In local mode the stock Processor still uploads `file://` inputs to the Session's default bucket
+#    (`Processor._normalize_inputs`), which local mode has no use for and which needs S3.
+class LocalInputsProcessor(Processor):  # type: ignore[misc]  # the SDK ships no type hints
+    """A Processor that keeps `file://` inputs local in local mode."""
+
+    def _normalize_inputs(self, inputs: Any = None, kms_key: Any = None) -> Any:
+        if getattr(self.sagemaker_session, "local_mode", False):
+            return list(inputs or [])
+        return super()._normalize_inputs(inputs, kms_key)
+
+
+# 3. `ModelTrainer.train` returns nothing and appends its own timestamp to the base job name: the name of the
+#    job it created is only on a private attribute.
+def created_training_job_name(trainer: ModelTrainer) -> str:
+    return str(trainer._latest_training_job.training_job_name)
+
+
+# 4. Before creating a training job the SDK simulates the role's IAM policies, which AWS stand-ins such as
+#    moto cannot answer; its documented switch is the SAGEMAKER_VALIDATE_ROLE variable, process-wide.
+@contextmanager
+def role_validation_disabled(disabled: bool) -> Iterator[None]:
+    """Skip that simulation inside the block when `disabled` (a configured endpoint is not AWS)."""
+    if not disabled:
+        yield
+        return
+    previous = os.environ.get("SAGEMAKER_VALIDATE_ROLE")
+    os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("SAGEMAKER_VALIDATE_ROLE", None)
+        else:
+            os.environ["SAGEMAKER_VALIDATE_ROLE"] = previous
