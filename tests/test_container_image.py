@@ -163,6 +163,9 @@ def test_an_edited_job_builds_under_a_new_tag_and_an_edit_the_image_never_sees_k
         assert edited.rsplit(":", 1)[0] == image.rsplit(":", 1)[0]
         assert edited != image
         assert submitted_image(project, build_env) == edited
+        # The builder stage is kept under one name for the next build's cache, not as an untagged image.
+        cache = run(["docker", "images", "--quiet", image.rsplit(":", 1)[0] + ":build-cache"]).stdout.split()
+        assert len(cache) == 1
     finally:
         job.write_text(original, encoding="utf-8")
         notes.unlink(missing_ok=True)

@@ -83,16 +83,25 @@ local_image_id() {
 # docker_build KIND MODEL TARGET REFERENCE PLATFORM BASE: progress goes to stderr.
 docker_build() {
   local kind=$1 model=$2 target=$3 reference=$4 platform=$5 base=$6
-  local args=(build --file "$(dockerfile_for "$kind")" --target "$target" --tag "$reference"
-    --platform "$platform" --build-arg "BASE_IMAGE=$base" --label "$BASE_NAME_LABEL=$base")
+  local args=(build --file "$(dockerfile_for "$kind")" --platform "$platform" --build-arg "BASE_IMAGE=$base"
+    --label "$BASE_NAME_LABEL=$base")
   local base_id
   base_id=$(local_image_id "$base")
   [[ -n $base_id ]] && args+=(--label "$BASE_ID_LABEL=$base_id")
   [[ $kind == model ]] && args+=(--build-arg "MODEL_NAME=$model")
   # Some networks only let builds reach package indexes through the host's network (e.g. host).
   [[ -n ${DOCKER_BUILD_NETWORK:-} ]] && args+=(--network "$DOCKER_BUILD_NETWORK")
-  log "docker ${args[*]} $REPO_ROOT"
-  docker "${args[@]}" "$REPO_ROOT" >&2
+  # The classic builder leaves each build's builder stage behind as an untagged image of about 1 GB. Naming it
+  # (REPOSITORY:build-cache) keeps one per image, the newest, whose layers the next build reuses; the one it
+  # replaces is removed.
+  local cache="${reference%:*}:build-cache" previous
+  previous=$(local_image_id "$cache")
+  log "docker ${args[*]} --target $target --tag $reference $REPO_ROOT"
+  docker "${args[@]}" --target "$target" --tag "$reference" "$REPO_ROOT" >&2
+  docker "${args[@]}" --target builder --tag "$cache" --quiet "$REPO_ROOT" >/dev/null
+  if [[ -n $previous && $previous != "$(local_image_id "$cache")" ]]; then
+    docker image rm "$previous" >/dev/null 2>&1 || true
+  fi
 }
 
 # built_on_current_base REFERENCE BASE: the image exists here and was built on BASE as BASE is now (or BASE
