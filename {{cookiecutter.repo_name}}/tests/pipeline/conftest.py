@@ -28,21 +28,14 @@ IMAGE_TAG = "0a1b2c3"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Database tests run on SQLite, and on PostgreSQL only when TEST_DATABASE_URL names a server. The
-    PostgreSQL runs share that one database, so `make test`'s parallel workers (`--dist loadgroup`) give them
-    all to one worker."""
+    """Database tests run on SQLite, and on PostgreSQL only when TEST_DATABASE_URL names a server."""
     if "database_backend" in metafunc.fixturenames:
         backends = ["sqlite"]
         if os.environ.get(POSTGRES_URL_VARIABLE):
             backends.append("postgresql")
         metafunc.parametrize(
             "database_backend",
-            [
-                pytest.param(b, marks=[pytest.mark.postgres, pytest.mark.xdist_group("postgresql")])
-                if b == "postgresql"
-                else b
-                for b in backends
-            ],
+            [pytest.param(b, marks=pytest.mark.postgres) if b == "postgresql" else b for b in backends],
             scope="module",
         )
 

@@ -30,7 +30,7 @@ def scaled_out_config(tmp_path: Path, job_type: JobType, instances: int) -> Conf
 
 
 def test_a_definition_takes_resources_and_parameters_from_the_config_and_overrides(tmp_path: Path) -> None:
-    config = load_config("dev", environ={})
+    config = load_config("dev")  # its model: PIPELINE_MODEL, which conftest.py sets
     run = Layout(config).run(JobType.PREPROCESS, "r1")
     settings = config.jobs.preprocess
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tarfile
@@ -21,10 +22,15 @@ from pathlib import Path
 
 import joblib
 import pytest
+import yaml
 
+from utils.aws.local_mode import LocalModeExecutor
+from utils.config_reader import CONFIG_DIR, load_config
 from utils.db.db_adapter import DbAdapter, run_folder_jobs
 from utils.db.enum import JobStatus, JobType
 from utils.db.schema import Job
+from utils.job_definition import JobResult, define_job
+from utils.layout import Layout, new_run_id
 
 pytestmark = pytest.mark.docker
 
@@ -290,4 +296,72 @@ def test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it(
     named = run_script("local_mode.sh", "evaluation", "--training-run-id", training.run_id, runs_dir=runs_dir)
     assert named.returncode != 0
     assert f"training run {training.run_id} is Stopped, not Completed" in named.stderr
+    assert leftover_containers(runs_dir) == []
+
+
+def two_host_training(
+    lifecycle: Finished, runs_dir: Path, tmp_path: Path, channels: dict[str, str]
+) -> JobResult:
+    """A training job of the lifecycle's model with `instance_count: 2` in a copy of the local config, run by
+    the local-mode executor on `channels`: local mode starts it as algo-1 and algo-2."""
+    folder = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, folder)
+    raw = yaml.safe_load((folder / "local.yaml").read_text(encoding="utf-8"))
+    for settings in raw["models"].values():
+        settings["training"]["instance_count"] = 2
+    (folder / "local.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    model = by_type(lifecycle, JobType.TRAINING).model_name
+    config = load_config("local", config_dir=folder, environ=script_env(runs_dir), model=model)
+    layout = Layout(config)
+    run = layout.run(JobType.TRAINING, new_run_id())
+    job = define_job(
+        config,
+        JobType.TRAINING,
+        run,
+        layout.job_name(JobType.TRAINING, run.run_id),
+        image_uri=config.image_uri(),
+        inputs=channels,
+        outputs={"model_output": run.model_output},
+    )
+    return LocalModeExecutor(config).run(job, lambda *_, **__: None)
+
+
+def test_two_instances_train_as_two_containers_and_only_the_leader_writes_the_model(
+    lifecycle: Finished, runs_dir: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    preprocess = by_type(lifecycle, JobType.PREPROCESS)
+    channels = {name: preprocess.output_uris[name] for name in ("train", "validation")}
+
+    result = two_host_training(lifecycle, runs_dir, tmp_path, channels)
+
+    log = capfd.readouterr().err
+    assert result.status is JobStatus.COMPLETED, result.failure_reason
+    assert "host algo-1, the leader, of 2" in log
+    assert "host algo-2, a follower of algo-1, of 2" in log
+    with tarfile.open(result.output_uris["model"]) as archive:
+        assert [Path(name).name for name in archive.getnames() if name.endswith(".joblib")] == [
+            "model.joblib"
+        ]
+    assert leftover_containers(runs_dir) == []
+
+
+def test_a_failed_host_of_two_reaches_the_result_with_its_own_reason(
+    lifecycle: Finished, runs_dir: Path, tmp_path: Path
+) -> None:
+    preprocess = by_type(lifecycle, JobType.PREPROCESS)
+    broken = tmp_path / "train"
+    broken.mkdir()
+    with (Path(preprocess.output_uris["train"]) / "train.csv").open(encoding="utf-8") as source:
+        rows = list(csv.DictReader(source))
+    with (broken / "train.csv").open("w", encoding="utf-8", newline="") as target:
+        columns = [name for name in rows[0] if name != "label"]
+        writer = csv.DictWriter(target, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    channels = {"train": str(broken), "validation": preprocess.output_uris["validation"]}
+
+    result = two_host_training(lifecycle, runs_dir, tmp_path, channels)
+
+    assert result.status is JobStatus.FAILED
+    assert result.failure_reason is not None and "missing column(s): label" in result.failure_reason
     assert leftover_containers(runs_dir) == []

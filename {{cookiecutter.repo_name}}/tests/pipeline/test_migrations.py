@@ -19,7 +19,7 @@ import yaml
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from support.batches import BatchRunner
-from support.databases import drop_schema
+from support.databases import drop_schema, postgres_url
 from typer.testing import CliRunner
 
 from utils.config_reader import CONFIG_DIR, PIPELINE_DIR, ConfigError, load_config
@@ -37,7 +37,7 @@ from utils.job_specs import ID_COLUMN
 def empty_database(database_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A database no migration has run on; DATABASE_URL points at it."""
     if database_backend == "postgresql":
-        url = os.environ["TEST_DATABASE_URL"]
+        url = postgres_url()
         drop_schema(url)
     else:
         url = f"sqlite:///{tmp_path / 'fresh' / 'jobs.sqlite3'}"
@@ -110,7 +110,7 @@ def test_two_first_runs_at_once_both_initialise_and_seed_once(
     runs_dir = tmp_path / "fresh-checkout-runs"
     monkeypatch.setenv("PIPELINE_RUNS_DIR", str(runs_dir))
     if database_backend == "postgresql":
-        env, url = "dev", os.environ["TEST_DATABASE_URL"]
+        env, url = "dev", postgres_url()
         drop_schema(url)
         monkeypatch.setenv("DATABASE_URL", url)
     else:

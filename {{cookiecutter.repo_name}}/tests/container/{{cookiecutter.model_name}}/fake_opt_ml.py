@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+import socket
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +31,7 @@ def training_tree(
     channels: Mapping[str, pd.DataFrame],
     hyperparameters: Mapping[str, object] | None = None,
     host: str = "localhost",
+    hosts: Sequence[str] = (),
 ) -> Path:
     """A fake /opt/ml laid out the way SageMaker prepares it before `train` starts.
 
@@ -49,10 +51,14 @@ def training_tree(
         json.dumps(
             {
                 "current_host": host,
-                "hosts": [host],
+                "hosts": list(hosts or [host]),
                 "current_instance_group": "homogeneousCluster",
                 "instance_groups": [
-                    {"instance_group_name": "homogeneousCluster", "instance_type": "local", "hosts": [host]}
+                    {
+                        "instance_group_name": "homogeneousCluster",
+                        "instance_type": "local",
+                        "hosts": list(hosts or [host]),
+                    }
                 ],
             }
         ),
@@ -63,3 +69,10 @@ def training_tree(
     (base / "model").mkdir()
     (base / "output" / "data").mkdir(parents=True)
     return base
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a training job's hosts to meet on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fake_opt_ml import copy_code, training_tree
+from fake_opt_ml import copy_code, free_port, training_tree
 
 from jobs import evaluation, inference, preprocess
 from utils.data import Splits, write_csv
@@ -131,6 +131,42 @@ def test_toolkit_training_failure_is_reported_in_the_failure_file(
     assert result.returncode != 0
     assert reason in (base / "output" / "failure").read_text(encoding="utf-8")
     assert not (base / "model" / "model.joblib").exists()
+
+
+def test_on_two_hosts_only_the_leader_writes_the_model_and_both_end_well(
+    tmp_path: Path, splits: Splits
+) -> None:
+    hosts = ["127.0.0.1", "localhost"]  # two names of this machine, as algo-1 and algo-2; the first leads
+    channels = _channels(splits, "train", "validation")
+    trees = {
+        host: training_tree(
+            tmp_path / host, channels=channels, hyperparameters={"n_estimators": 20}, host=host, hosts=hosts
+        )
+        for host in hosts
+    }
+    port = free_port()
+    started = {}
+    for host, base in trees.items():
+        copy_code(base / "code")
+        env = {
+            **os.environ,
+            "SAGEMAKER_BASE_DIR": str(base),
+            "SAGEMAKER_PROGRAM": "jobs/training.py",
+            "TRAINING_CLUSTER_PORT": str(port),
+        }
+        started[host] = subprocess.Popen(
+            [str(TRAIN_COMMAND)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+    logs = {host: process.communicate(timeout=300)[0] for host, process in started.items()}
+
+    assert {host: process.returncode for host, process in started.items()} == {host: 0 for host in hosts}, (
+        logs
+    )
+    leader, follower = trees["127.0.0.1"], trees["localhost"]
+    assert (leader / "model" / "model.joblib").is_file()
+    assert not any((follower / "model").iterdir())
+    assert "validation_roc_auc=" in logs["127.0.0.1"]
+    assert "127.0.0.1 trains and writes the model" in logs["localhost"]
 
 
 def test_training_refuses_a_malformed_channel(tmp_path: Path, splits: Splits) -> None:

@@ -1,11 +1,16 @@
-"""Test job databases: SQLite in the test's runs folder, or the PostgreSQL server TEST_DATABASE_URL names."""
+"""Test job databases: SQLite in the test's runs folder, or the PostgreSQL server TEST_DATABASE_URL names.
+
+On PostgreSQL each test process keeps to a schema of its own (`postgres_url`), so `make test`'s parallel
+workers never drop or fill each other's tables; the URL carries the schema to the batches and scripts a test
+starts."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.engine import make_url
 
 from utils.db.db_adapter import DbAdapter
 from utils.db.seed import breast_cancer_rows
@@ -16,7 +21,7 @@ POSTGRES_URL_VARIABLE = "TEST_DATABASE_URL"
 def prepare_database(backend: str, runs_dir: Path) -> str:
     """An empty job database with the schema and the seeded source table."""
     if backend == "postgresql":
-        url = os.environ[POSTGRES_URL_VARIABLE]
+        url = postgres_url()
         drop_schema(url)
     else:
         url = f"sqlite:///{runs_dir / 'test.sqlite3'}"
@@ -25,6 +30,19 @@ def prepare_database(backend: str, runs_dir: Path) -> str:
     db.seed_source_samples(breast_cancer_rows)
     db.close()
     return url
+
+
+def postgres_url() -> str:
+    """TEST_DATABASE_URL, set to this test process's own schema (made if missing): `test_gw0`, `test_gw1`...
+    under pytest-xdist, `test_main` without it."""
+    server = make_url(os.environ[POSTGRES_URL_VARIABLE])
+    schema = f"test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    engine = create_engine(server)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    engine.dispose()
+    in_schema = server.update_query_dict({"options": f"-csearch_path={schema}"})
+    return in_schema.render_as_string(hide_password=False)
 
 
 def drop_schema(url: str) -> None:

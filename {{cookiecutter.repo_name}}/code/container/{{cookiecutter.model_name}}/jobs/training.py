@@ -5,6 +5,10 @@ Channels: train and validation (SM_CHANNEL_TRAIN, SM_CHANNEL_VALIDATION), CSV fi
 Writes the model to SM_MODEL_DIR, checkpoints to /opt/ml/checkpoints when that folder exists (a job with a
 checkpoint configuration), metrics to the log as `name=value;` pairs, and the reason of a failure to
 /opt/ml/output/failure.
+
+On several hosts (`instance_count` above 1; SM_HOSTS, SM_CURRENT_HOST) every host reads and checks its share
+of the channels; the leader (utils.cluster) trains and writes the model, the others wait for it to finish.
+This model does not train data-parallel: with ShardedByS3Key inputs the leader learns from its own share.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
 from sklearn.ensemble import GradientBoostingClassifier
 
+from utils.cluster import Cluster, together
 from utils.data import read_csv_folder
 from utils.errors import MissingInputError
 from utils.features import feature_frame, label_array
-from utils.hyperparameters import parse_hyperparameters
+from utils.hyperparameters import Hyperparameters, parse_hyperparameters
 from utils.job import failure_file, opt_ml, run_job
 from utils.metrics import classification_metrics, format_metrics
 from utils.model import positive_probabilities, save_model, train_in_stages
@@ -49,10 +55,22 @@ def checkpoint_dir() -> Path | None:
 
 def run(argv: Sequence[str]) -> None:
     hyperparameters = parse_hyperparameters(argv)
-    print(f"hyperparameters: {hyperparameters}", flush=True)
-    folders = {name: channel_dir(name) for name in CHANNELS}
-    train = validate(read_csv_folder(folders["train"]))
-    validation = validate(read_csv_folder(folders["validation"]))
+    cluster = Cluster.from_environment()
+    print(f"hyperparameters: {hyperparameters}; {cluster.describe()}", flush=True)
+    with together(cluster):
+        folders = {name: channel_dir(name) for name in CHANNELS}
+        train = validate(read_csv_folder(folders["train"]))
+        validation = validate(read_csv_folder(folders["validation"]))
+        if cluster.is_leader:
+            fit_and_save(train, validation, hyperparameters)
+        else:
+            print(
+                f"{len(train)} training rows checked; {cluster.leader} trains and writes the model",
+                flush=True,
+            )
+
+
+def fit_and_save(train: pd.DataFrame, validation: pd.DataFrame, hyperparameters: Hyperparameters) -> None:
     train_features, train_labels = feature_frame(train), label_array(train)
     validation_features, validation_labels = feature_frame(validation), label_array(validation)
 

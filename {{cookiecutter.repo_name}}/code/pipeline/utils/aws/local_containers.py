@@ -7,12 +7,15 @@ Docker's command line only, no SageMaker SDK: `utils.aws.local_mode` runs jobs w
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
 import re
 import subprocess
 import sys
+import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
@@ -226,13 +229,23 @@ def run_local_job(
     """Run one local-mode job to its end and say how it ended: Failed with the job's reason when the SDK
     raises, else by its containers' own exits (`containers_verdict`). The containers never outlive the call:
     on Ctrl-C or SIGTERM (which pass through as BaseException) they are removed while still running."""
+    reason: str | None = None
     try:
-        with log_tail() as log:
-            start()
-    except Exception as exc:  # any local-mode failure is the job's failure
-        return JobStatus.FAILED, local_failure_reason(exc, container_root, log)
+        with log_tail() as log, warnings.catch_warnings():
+            # Local mode (sagemaker-train 1.27, local_container.train) never closes the pipe it reads Docker
+            # Compose's output from; the ResourceWarning of its clean-up says nothing about the job. The
+            # pipe goes with the SDK's frames, so those are let go here, while the warning is still ignored.
+            warnings.simplefilter("ignore", ResourceWarning)
+            try:
+                start()
+            except Exception as exc:  # any local-mode failure is the job's failure
+                reason = local_failure_reason(exc, container_root, log)
+                traceback.clear_frames(exc.__traceback__)
+            gc.collect()
     finally:
         ended = job_containers(container_root)
         remove_containers(ended)
         hand_back_ownership(container_root, image_uri)
+    if reason is not None:
+        return JobStatus.FAILED, reason
     return containers_verdict(ended) or (JobStatus.COMPLETED, None)
