@@ -184,7 +184,7 @@ def test_a_non_root_caller_gets_every_output_file_back(
     run([*caller.prefix, "mkdir", str(runs)], env=caller.env(env))
 
     run(
-        [*caller.prefix, "scripts/local_run/pipeline.sh", "--run-id", "as-caller"],
+        [*caller.prefix, "scripts/local_run/pipeline.sh", "--run-folder", "as-caller"],
         cwd=set_up_project,
         env={**caller.env(env), "PIPELINE_RUNS_DIR": str(runs)},
         timeout=3600,

@@ -41,8 +41,8 @@ image=$(ensure_model_image "$model")
 workdir=$(mktemp -d)
 trap 'rm -rf "$workdir"' EXIT
 export PIPELINE_RUNS_DIR=$workdir/runs
-run_id=benchmark
-folder=$PIPELINE_RUNS_DIR/$run_id
+run_folder=benchmark
+folder=$PIPELINE_RUNS_DIR/$run_folder
 
 now_ms() {
   echo $(($(date +%s%N) / 1000000))
@@ -53,7 +53,7 @@ total_ms=0
 for job in "${LIFECYCLE[@]}"; do
   log "==> local mode: $job"
   start=$(now_ms)
-  "$REPO_ROOT/scripts/local_run/local_mode.sh" --model "$model" --run-id "$run_id" "$job" >/dev/null
+  "$REPO_ROOT/scripts/local_run/local_mode.sh" --model "$model" --run-folder "$run_folder" "$job" >/dev/null
   local_ms[$job]=$(($(now_ms) - start))
   total_ms=$((total_ms + local_ms[$job]))
 done

@@ -69,7 +69,7 @@ ensure_model_image() {
   echo "$reference"
 }
 
-new_local_run_id() {
+new_run_folder_name() {
   echo "$(date -u +%Y%m%d-%H%M%S)-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 }
 
@@ -77,31 +77,31 @@ runs_dir() {
   echo "${PIPELINE_RUNS_DIR:-$REPO_ROOT/runs}"
 }
 
-# checked_or_new_run_id [ID]: ID when it is a valid folder name (else the script ends), or a new run id.
-checked_or_new_run_id() {
+# checked_or_new_run_folder [NAME]: NAME when it is a valid folder name (else the script ends), or a new one.
+checked_or_new_run_folder() {
   if [[ -z ${1:-} ]]; then
-    new_local_run_id
+    new_run_folder_name
   elif [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]]; then
     echo "$1"
   else
-    die "run id '$1': use letters, digits, '.', '_' and '-' (at most 64)"
+    die "run folder '$1': use letters, digits, '.', '_' and '-' (at most 64)"
   fi
 }
 
-# pipeline_command RUN_ID MODEL IMAGE COMMAND...: runs a command of the pipeline project for one run folder,
+# pipeline_command RUN_FOLDER MODEL IMAGE COMMAND...: runs a command of the pipeline project for one run folder,
 # from the project's venv as \`poetry run\` would, without Poetry's own second of start-up on every job.
 # No AWS identity is read: local mode needs neither credentials nor a region lookup.
 # It runs in the background and is waited for, so that the script's INT/TERM trap (stop_on_interrupts) runs at
 # once rather than after the command (bash runs traps only between foreground commands); a script's background
 # commands ignore SIGINT, so the command gets it back before it starts.
 pipeline_command() {
-  local run_id=$1 model=$2 image=$3 status=0
+  local run_folder=$1 model=$2 image=$3 status=0
   shift 3
   local tag=${image##*:} registry_host=${image%%/*}
   (
     trap - INT QUIT
     cd "$PIPELINE_DIR" || exit 1
-    PIPELINE_RUN_ID=$run_id PIPELINE_MODEL=$model IMAGE_TAG=$tag ECR_REGISTRY=$registry_host \
+    PIPELINE_RUN_FOLDER=$run_folder PIPELINE_MODEL=$model IMAGE_TAG=$tag ECR_REGISTRY=$registry_host \
       AWS_EC2_METADATA_DISABLED=true PATH="$PIPELINE_DIR/.venv/bin:$PATH" exec "$@"
   ) &
   pipeline_pid=$!
@@ -143,11 +143,11 @@ exit_if_interrupted() {
   exit $((128 + $(kill -l "$interrupted_by")))
 }
 
-# run_batch RUN_ID MODEL IMAGE JOB ARGS...
+# run_batch RUN_FOLDER MODEL IMAGE JOB ARGS...
 run_batch() {
-  local run_id=$1 model=$2 image=$3 job=$4
+  local run_folder=$1 model=$2 image=$3 job=$4
   shift 4
-  pipeline_command "$run_id" "$model" "$image" python -m "batches.$job" --env local "$@"
+  pipeline_command "$run_folder" "$model" "$image" python -m "batches.$job" --env local "$@"
 }
 
 # remove_run_containers FOLDER: the stopped (or, after an interrupt, still running) job containers whose

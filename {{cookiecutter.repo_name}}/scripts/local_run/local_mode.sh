@@ -25,10 +25,10 @@ batch_help() {
 
 usage() {
   cat <<USAGE
-Usage: $(basename "$0") [--model NAME] [--run-id ID] JOB [JOB OPTIONS...]
+Usage: $(basename "$0") [--model NAME] [--run-folder NAME] JOB [JOB OPTIONS...]
 
 Runs one job in SageMaker local mode: the model's image runs under Docker Compose on this machine, reading
-and writing files under runs/<run id>/ and recording the job in the local database (runs/local.sqlite3).
+and writing files under runs/<run folder>/ and recording the job in the local database (runs/local.sqlite3).
 No AWS account, credentials or network access is used.
 
 JOB is one of: ${LIFECYCLE[*]}, or build (only bring the image up to date and print its reference).
@@ -45,9 +45,9 @@ the one named with --<upstream>-run-id). Job options go to the batch, e.g.:
 See all of them with: $(basename "$0") JOB --help
 
 Options:
-  --model NAME  model under code/container (default: the only one; models: $(list_models))
-  --run-id ID   run folder to use (default: a new one); it must not hold this job's stage yet
-  -h, --help    show this help
+  --model NAME       model under code/container (default: the only one; models: $(list_models))
+  --run-folder NAME  run folder under runs/ (default: a new one); it must not hold this job's stage yet
+  -h, --help         show this help
 
 Environment: BASE_IMAGE, DOCKER_BUILD_NETWORK as for scripts/docker/container/build.sh (the local config,
 code/pipeline/configs/local.yaml, names the image); PIPELINE_RUNS_DIR moves runs/; DATABASE_URL uses another
@@ -56,14 +56,14 @@ USAGE
 }
 
 model=""
-run_id=""
+run_folder=""
 job=""
 job_args=()
 while [[ $# -gt 0 ]]; do
   if [[ -n $job ]]; then
     case $1 in
       --model) model=${2:?--model needs a value}; shift ;;
-      --run-id) run_id=${2:?--run-id needs a value}; shift ;;
+      --run-folder) run_folder=${2:?--run-folder needs a value}; shift ;;
       *) job_args+=("$1") ;;
     esac
     shift
@@ -72,7 +72,7 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     -h | --help) usage; exit 0 ;;
     --model) model=${2:?--model needs a value}; shift ;;
-    --run-id) run_id=${2:?--run-id needs a value}; shift ;;
+    --run-folder) run_folder=${2:?--run-folder needs a value}; shift ;;
     -*) usage >&2; die "unknown option: $1" ;;
     *) job=$1 ;;
   esac
@@ -89,7 +89,7 @@ if [[ $job != build ]] && wants_help "${job_args[@]}"; then
   batch_help "$job"
   exit 0
 fi
-run_id=$(checked_or_new_run_id "$run_id")
+run_folder=$(checked_or_new_run_folder "$run_folder")
 
 stop_on_interrupts
 require_local_mode
@@ -99,16 +99,16 @@ if [[ $job == build ]]; then
   exit 0
 fi
 
-folder="$(runs_dir)/$run_id"
+folder="$(runs_dir)/$run_folder"
 trap 'remove_run_containers "$folder"' EXIT
 if [[ $job == collection ]]; then
   # The first collection creates the database; later ones find the schema and the data in place.
-  pipeline_command "$run_id" "$model" "$image" python -m utils.db init --env local >&2
+  pipeline_command "$run_folder" "$model" "$image" python -m utils.db init --env local >&2
 fi
-log "==> $job of $model in local mode, run id $run_id ($image)"
+log "==> $job of $model in local mode, run folder $run_folder ($image)"
 started=$SECONDS
 status=0
-run_batch "$run_id" "$model" "$image" "$job" "${job_args[@]}" || status=$?
+run_batch "$run_folder" "$model" "$image" "$job" "${job_args[@]}" || status=$?
 if ((status != 0)); then
   exit_if_interrupted
   if ((status == 2)); then  # the batch refused its input before any record or container

@@ -8,20 +8,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/local_run.sh"
 
 usage() {
   cat <<USAGE
-Usage: $(basename "$0") [--model NAME] [--run-id ID]
+Usage: $(basename "$0") [--model NAME] [--run-folder NAME]
 
 Runs ${LIFECYCLE[*]} one after the other in SageMaker local mode, all in one new run folder
-runs/<run id>/, each stage on the outputs of the one before. Prints each stage's progress, then a summary:
-the run id, every job's status and metrics, and the paths of the model, the evaluation report with its plots,
+runs/<run folder>/, each stage on the outputs of the one before. Prints each stage's progress, then a summary:
+the run folder, every job's status and metrics, and the paths of the model, the evaluation report with its plots,
 the predictions and the job database. Stops at the first failing stage with its failure reason.
 
 The model image is brought up to date first (see scripts/local_run/local_mode.sh --help). No AWS account,
 credentials or network access is used.
 
 Options:
-  --model NAME  model under code/container (default: the only one; models: $(list_models))
-  --run-id ID   name of the new run folder (default: UTC time and random digits); it must not exist
-  -h, --help    show this help
+  --model NAME       model under code/container (default: the only one; models: $(list_models))
+  --run-folder NAME  new run folder under runs/ (default: UTC time and random digits); it must not exist
+  -h, --help         show this help
 
 Environment: BASE_IMAGE, DOCKER_BUILD_NETWORK as for scripts/docker/container/build.sh; PIPELINE_RUNS_DIR
 moves runs/; DATABASE_URL uses another job database.
@@ -29,29 +29,29 @@ USAGE
 }
 
 model=""
-run_id=""
+run_folder=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     -h | --help) usage; exit 0 ;;
     --model) model=${2:?--model needs a value}; shift ;;
-    --run-id) run_id=${2:?--run-id needs a value}; shift ;;
+    --run-folder) run_folder=${2:?--run-folder needs a value}; shift ;;
     *) usage >&2; die "unexpected argument: $1" ;;
   esac
   shift
 done
 model=$(chosen_model "$model")
 require_model "$model"
-run_id=$(checked_or_new_run_id "$run_id")
-folder="$(runs_dir)/$run_id"
-[[ ! -e $folder ]] || die "$folder exists already: a run never overwrites another; pick a new --run-id"
+run_folder=$(checked_or_new_run_folder "$run_folder")
+folder="$(runs_dir)/$run_folder"
+[[ ! -e $folder ]] || die "$folder exists already: a run never overwrites another; pick a new --run-folder"
 
 stop_on_interrupts
 require_local_mode
 started=$SECONDS
 image=$(ensure_model_image "$model")
 trap 'remove_run_containers "$folder"' EXIT
-log "==> lifecycle of $model in local mode, run id $run_id ($image)"
-pipeline_command "$run_id" "$model" "$image" python -m utils.db init --env local >&2
+log "==> lifecycle of $model in local mode, run folder $run_folder ($image)"
+pipeline_command "$run_folder" "$model" "$image" python -m utils.db init --env local >&2
 
 total=$(wc -w <<<"${LIFECYCLE[*]}")
 step=0
@@ -59,11 +59,11 @@ for stage in "${LIFECYCLE[@]}"; do
   step=$((step + 1))
   log "==> [$step/$total] $stage"
   stage_started=$SECONDS
-  if ! run_batch "$run_id" "$model" "$image" "$stage"; then
+  if ! run_batch "$run_folder" "$model" "$image" "$stage"; then
     outcome=FAILED
     [[ -z $interrupted_by ]] || outcome="stopped by SIG$interrupted_by"
     log "==> [$step/$total] $stage $outcome after $(seconds_since "$stage_started") s"
-    pipeline_command "$run_id" "$model" "$image" python -m utils.db run "$run_id" --env local || true
+    pipeline_command "$run_folder" "$model" "$image" python -m utils.db folder "$run_folder" --env local || true
     exit_if_interrupted
     exit 1
   fi
@@ -72,4 +72,4 @@ for stage in "${LIFECYCLE[@]}"; do
 done
 
 log "==> lifecycle done in $(seconds_since "$started") s"
-pipeline_command "$run_id" "$model" "$image" python -m utils.db run "$run_id" --env local
+pipeline_command "$run_folder" "$model" "$image" python -m utils.db folder "$run_folder" --env local

@@ -146,14 +146,14 @@ def test_a_lifecycle_run_keeps_every_stage_in_one_folder_and_chains_its_own_outp
     db: DbAdapter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("PIPELINE_RUN_ID", "life-a")
+    monkeypatch.setenv("PIPELINE_RUN_FOLDER", "life-a")
     for name in LIFECYCLE[:2]:
         assert run_batch(name, "--env", "local").exit_code == 0
     # A concurrent lifecycle finishes its preprocess in between: life-a must still train on its own splits.
-    monkeypatch.setenv("PIPELINE_RUN_ID", "life-b")
+    monkeypatch.setenv("PIPELINE_RUN_FOLDER", "life-b")
     for name in LIFECYCLE[:2]:
         assert run_batch(name, "--env", "local").exit_code == 0
-    monkeypatch.setenv("PIPELINE_RUN_ID", "life-a")
+    monkeypatch.setenv("PIPELINE_RUN_FOLDER", "life-a")
     for name in LIFECYCLE[2:]:
         result = run_batch(name, "--env", "local")
         assert result.exit_code == 0, result.output
@@ -170,7 +170,7 @@ def test_a_lifecycle_run_keeps_every_stage_in_one_folder_and_chains_its_own_outp
     )
     assert len({job.run_id for job in life_a}) == len(LIFECYCLE)
 
-    summary = CliRunner().invoke(db_app, ["run", "life-a", "--env", "local"])
+    summary = CliRunner().invoke(db_app, ["folder", "life-a", "--env", "local"])
     assert summary.exit_code == 0, summary.output
     assert "training: Completed" in summary.output
     assert f"{runs_dir}/life-a/training/model/model.tar.gz" in summary.output
@@ -180,7 +180,7 @@ def test_a_lifecycle_run_keeps_every_stage_in_one_folder_and_chains_its_own_outp
 def test_a_stage_never_runs_twice_into_one_run_folder(
     local_env: dict[str, list[Any]], run_batch: BatchRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PIPELINE_RUN_ID", "life-a")
+    monkeypatch.setenv("PIPELINE_RUN_FOLDER", "life-a")
     assert run_batch("collection", "--env", "local").exit_code == 0
 
     again = run_batch("collection", "--env", "local")

@@ -60,7 +60,9 @@ def test_a_local_batch_on_its_own_gets_a_run_folder_named_after_its_run_id(tmp_p
 def test_every_stage_of_a_local_lifecycle_shares_its_run_folder(tmp_path: Path) -> None:
     layout = Layout(
         load_config(
-            "local", environ={"PIPELINE_RUNS_DIR": str(tmp_path), "PIPELINE_RUN_ID": "life-1"}, model=MODEL
+            "local",
+            environ={"PIPELINE_RUNS_DIR": str(tmp_path), "PIPELINE_RUN_FOLDER": "life-1"},
+            model=MODEL,
         )
     )
 
@@ -81,14 +83,14 @@ def test_every_stage_of_a_local_lifecycle_shares_its_run_folder(tmp_path: Path) 
 
 
 def test_the_run_folder_setting_leaves_the_s3_layout_alone() -> None:
-    layout = Layout(load_config("dev", environ={"PIPELINE_RUN_ID": "life-1"}, model=MODEL))
+    layout = Layout(load_config("dev", environ={"PIPELINE_RUN_FOLDER": "life-1"}, model=MODEL))
 
     assert layout.run(JobType.TRAINING, "r3").model_output == f"{ROOT}/training/r3/model"
 
 
 def test_a_run_folder_name_must_be_safe_for_paths_and_compose() -> None:
-    with pytest.raises(ConfigError, match="run_id"):
-        load_config("local", environ={"PIPELINE_RUN_ID": "../elsewhere"})
+    with pytest.raises(ConfigError, match="run_folder"):
+        load_config("local", environ={"PIPELINE_RUN_FOLDER": "../elsewhere"})
 
 
 def test_run_ids_sort_by_time_and_never_repeat() -> None:

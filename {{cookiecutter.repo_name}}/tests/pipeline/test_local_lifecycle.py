@@ -45,7 +45,7 @@ TEST_ONLY_VARIABLES = ("IMAGE_TAG", "DATABASE_URL", "ECR_REGISTRY", "SAGEMAKER_U
 
 @dataclass
 class Finished:
-    run_id: str
+    run_folder: str
     folder: Path
     result: subprocess.CompletedProcess[str]
     jobs: list[Job]
@@ -123,12 +123,12 @@ def runs_dir(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> P
 
 @pytest.fixture(scope="module")
 def lifecycle(runs_dir: Path) -> Iterator[Finished]:
-    run_id = "lifecycle-test"
-    result = run_script("pipeline.sh", "--run-id", run_id, runs_dir=runs_dir)
+    run_folder = "lifecycle-test"
+    result = run_script("pipeline.sh", "--run-folder", run_folder, runs_dir=runs_dir)
     if result.returncode != 0:
         pytest.fail(f"pipeline.sh exited {result.returncode}:\n{result.stderr[-4000:]}", pytrace=False)
-    folder = runs_dir / run_id
-    yield Finished(run_id, folder, result, folder_jobs(runs_dir, folder))
+    folder = runs_dir / run_folder
+    yield Finished(run_folder, folder, result, folder_jobs(runs_dir, folder))
 
 
 def by_type(finished: Finished, job_type: JobType) -> Job:
@@ -138,7 +138,7 @@ def by_type(finished: Finished, job_type: JobType) -> Job:
 
 def test_the_lifecycle_completes_and_records_every_job(lifecycle: Finished) -> None:
     assert lifecycle.result.returncode == 0, lifecycle.result.stderr[-6000:]
-    assert f"run id:   {lifecycle.run_id}" in lifecycle.result.stdout
+    assert f"run folder: {lifecycle.run_folder}" in lifecycle.result.stdout
     assert [job.job_type for job in lifecycle.jobs] == list(JobType)
     assert all(job.status is JobStatus.COMPLETED for job in lifecycle.jobs)
     for stage in JobType:
@@ -229,7 +229,7 @@ def preprocessed(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) 
     """A runs folder with its own job database, holding one collected and preprocessed run."""
     runs_dir = tmp_path_factory.mktemp("interrupted-runs")
     for job in ("collection", "preprocess"):
-        result = run_script("local_mode.sh", "--run-id", "splits", job, runs_dir=runs_dir)
+        result = run_script("local_mode.sh", "--run-folder", "splits", job, runs_dir=runs_dir)
         assert result.returncode == 0, result.stderr[-6000:]
     return runs_dir
 
@@ -255,12 +255,12 @@ def test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it(
     preprocessed: Path, receiver: str
 ) -> None:
     runs_dir = preprocessed
-    run_id = f"ctrl-c-{receiver}"
-    log = runs_dir / f"{run_id}.log"
+    run_folder = f"ctrl-c-{receiver}"
+    log = runs_dir / f"{run_folder}.log"
     slow = ["--hyperparameter", "n_estimators=5000", "--hyperparameter", "max_depth=8"]
     with log.open("w") as output:
         script = subprocess.Popen(
-            [str(SCRIPTS / "local_mode.sh"), "--run-id", run_id, "training", *slow],
+            [str(SCRIPTS / "local_mode.sh"), "--run-folder", run_folder, "training", *slow],
             cwd=REPO_ROOT,
             env=script_env(runs_dir),
             stdout=output,
@@ -270,7 +270,7 @@ def test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it(
             text=True,
         )
         try:
-            wait_for_a_running_container(runs_dir / run_id, script, log)
+            wait_for_a_running_container(runs_dir / run_folder, script, log)
             if receiver == "process-group":
                 os.killpg(script.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
             else:
@@ -283,14 +283,14 @@ def test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it(
     printed = log.read_text()
 
     assert returncode == 130, printed[-6000:]
-    [training] = folder_jobs(runs_dir, runs_dir / run_id)
+    [training] = folder_jobs(runs_dir, runs_dir / run_folder)
     assert training.status is JobStatus.STOPPED
     assert training.failure_reason is not None and training.failure_reason.startswith("stopped ")
     assert f"{training.job_name} stopped by SIGINT; recorded Stopped" in printed
     assert leftover_containers(runs_dir) == []
-    assert not (runs_dir / run_id / "training" / "model" / "model.tar.gz").exists()
+    assert not (runs_dir / run_folder / "training" / "model" / "model.tar.gz").exists()
 
-    latest = run_script("local_mode.sh", "--run-id", run_id, "evaluation", runs_dir=runs_dir)
+    latest = run_script("local_mode.sh", "--run-folder", run_folder, "evaluation", runs_dir=runs_dir)
     assert latest.returncode != 0
     assert "no completed training run" in latest.stderr
     named = run_script("local_mode.sh", "evaluation", "--training-run-id", training.run_id, runs_dir=runs_dir)

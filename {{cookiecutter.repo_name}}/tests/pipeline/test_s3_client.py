@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from utils.aws.s3_client import RETRY_CONFIG, S3Client, S3Location, join
+from utils.aws.s3_client import S3Client, S3Location, join
 from utils.aws.session import EndpointSession
 
 BUCKET = "data-bucket"
@@ -81,13 +84,57 @@ def test_s3_uris_parse_into_bucket_and_key() -> None:
         S3Location.parse("relative/x.csv")
 
 
-def test_the_client_retries_throttling_and_connection_errors(client: S3Client) -> None:
-    retries = vars(client._s3.meta.config)["retries"]
+class FlakyS3(ThreadingHTTPServer):
+    """An S3 endpoint that answers each GET with the next status of `answers`, then 200 with a body."""
 
-    assert retries is not None
-    assert retries["mode"] == "adaptive"
-    assert retries["total_max_attempts"] == 11
-    assert vars(RETRY_CONFIG)["connect_timeout"] == 10
+    def __init__(self, answers: list[tuple[int, str]]) -> None:
+        self.answers = answers
+        self.requests = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests += 1
+                status, code = server.answers.pop(0) if server.answers else (200, "")
+                body = (
+                    f"<Error><Code>{code}</Code><Message>{code}</Message></Error>" if code else "payload"
+                ).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    def __enter__(self) -> FlakyS3:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def test_a_throttled_read_is_retried_until_it_succeeds() -> None:
+    with FlakyS3([(503, "SlowDown"), (503, "SlowDown")]) as s3:
+        text = S3Client(EndpointSession("eu-west-1", s3.endpoint)).get_text("s3://bucket/key.csv")
+
+    assert text == "payload"
+    assert s3.requests == 3
+
+
+def test_a_refused_read_fails_at_once_with_the_service_error() -> None:
+    with FlakyS3([(403, "AccessDenied")]) as s3, pytest.raises(ClientError, match="AccessDenied"):
+        S3Client(EndpointSession("eu-west-1", s3.endpoint)).get_text("s3://bucket/key.csv")
+
+    assert s3.requests == 1
 
 
 def test_an_endpoint_session_sends_every_client_to_the_endpoint() -> None:

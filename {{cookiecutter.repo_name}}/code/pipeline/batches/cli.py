@@ -88,7 +88,7 @@ class BatchContext:
         if self.layout.local and Path(run.root).exists():
             # One lifecycle folder holds each stage once: a second run of a stage goes to a new folder.
             raise PipelineError(
-                f"{run.root} exists already; run {job_type} in a new run folder (another PIPELINE_RUN_ID)"
+                f"{run.root} exists already; run {job_type} in a new run folder (another PIPELINE_RUN_FOLDER)"
             )
         return run, self.layout.job_name(job_type, run_id)
 
@@ -96,8 +96,8 @@ class BatchContext:
         """The named upstream run, else the latest completed one: in this lifecycle's local run folder if
         it has one, otherwise anywhere."""
         within = None
-        if run_id is None and self.layout.local and self.config.run_id:
-            within = (self.config.runs_dir / self.config.run_id).as_posix()
+        if run_id is None and self.layout.local and self.config.run_folder:
+            within = (self.config.runs_dir / self.config.run_folder).as_posix()
         return self.db.find_upstream(job_type, run_id, within=within, model_name=self.config.model_name)
 
 

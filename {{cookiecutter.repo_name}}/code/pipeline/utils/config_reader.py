@@ -10,8 +10,8 @@ Overrides (applied after the file is read, before validation):
 - `ECR_REGISTRY`: registry host of the job image, as for the build and push scripts.
 - `BASE_IMAGE`: base image of the images (`images.base_image`; default: each Dockerfile's `ARG BASE_IMAGE`).
 - `PIPELINE_RUNS_DIR`: folder of local runs and the default SQLite file (default: `runs/` at the repo root).
-- `PIPELINE_RUN_ID`: local mode only: the run folder (`runs/<id>/`) every stage of one lifecycle writes to;
-  without it each batch opens a new folder named after its own run id.
+- `PIPELINE_RUN_FOLDER`: local mode only: the run folder (`runs/<name>/`) every stage of one lifecycle writes
+  to; without it each batch opens a new folder named after its own run id.
 - `PIPELINE_MODEL`: the model whose settings (`models.<name>`) a batch uses, as `--model` does; not needed
   when the file has settings for one model only.
 """
@@ -54,7 +54,7 @@ ENV_BASE_IMAGE = "BASE_IMAGE"
 # Docker's os/arch[/variant], e.g. linux/amd64 or linux/arm64.
 PLATFORM_PATTERN = r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"
 ENV_RUNS_DIR = "PIPELINE_RUNS_DIR"
-ENV_RUN_ID = "PIPELINE_RUN_ID"
+ENV_RUN_FOLDER = "PIPELINE_RUN_FOLDER"
 ENV_MODEL = "PIPELINE_MODEL"
 
 
@@ -170,8 +170,8 @@ class Config(_Strict):
     # The model a batch works on (`--model`, PIPELINE_MODEL or the only one); None while several are possible.
     selected_model: ModelName | None = None
     runs_dir: Path
-    # The local run folder shared by the stages of one lifecycle (runs/<run_id>/); see utils/layout.py.
-    run_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] | None = None
+    # The local run folder shared by the stages of one lifecycle (runs/<run folder>/); see utils/layout.py.
+    run_folder: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] | None = None
 
     @model_validator(mode="after")
     def _sagemaker_mode_needs_an_account(self) -> Config:
@@ -264,8 +264,8 @@ def _apply_overrides(raw: dict[str, Any], environ: dict[str, str] | os._Environ[
             if isinstance(raw["images"], dict):
                 raw["images"][key] = environ[variable]
     raw["runs_dir"] = Path(environ.get(ENV_RUNS_DIR) or REPO_ROOT / "runs").resolve()
-    if environ.get(ENV_RUN_ID):
-        raw["run_id"] = environ[ENV_RUN_ID]
+    if environ.get(ENV_RUN_FOLDER):
+        raw["run_folder"] = environ[ENV_RUN_FOLDER]
     return raw
 
 

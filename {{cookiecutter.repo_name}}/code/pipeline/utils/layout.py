@@ -3,8 +3,8 @@
 S3:    s3://{bucket}/{prefix}/{model}/{stage}/{run_id}/...     one folder per job run
 local: {runs_dir}/{run folder}/{stage}/...                     one folder per lifecycle run
 
-A local run folder holds every stage of one lifecycle: `scripts/local_run/pipeline.sh` picks one id and hands
-it to each batch (PIPELINE_RUN_ID); a batch run on its own opens a folder named after its own run id. Job
+A local run folder holds every stage of one lifecycle: `scripts/local_run/pipeline.sh` names one and hands it
+to each batch (PIPELINE_RUN_FOLDER); a batch run on its own opens a folder named after its own run id. Job
 records keep their own run ids either way, so the database tells the stages apart.
 
 Below a stage's root (S3: .../{stage}/{run_id}, local: .../{run folder}/{stage}):
@@ -158,7 +158,7 @@ class Layout:
 
     def run_folder(self, run_id: str) -> str:
         """Local mode: the lifecycle's folder name under the runs folder."""
-        return self.config.run_id or run_id
+        return self.config.run_folder or run_id
 
     def job_name(self, job_type: JobType, run_id: str) -> str:
         return job_name(self.config.model_name, job_type, run_id)

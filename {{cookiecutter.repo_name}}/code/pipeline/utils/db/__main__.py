@@ -1,8 +1,7 @@
 """Database commands: `upgrade` applies the schema's migrations; `init` upgrades and seeds the source data;
 `revision` writes the next migration after a change to schema.py; `jobs` lists job records (`--json` for
-scripts); `run` summarises one local run folder; `sync` settles the records of jobs whose batch ended before
-they did.
-`upgrade` and `init` are safe to run from several processes at once."""
+scripts); `folder` summarises one local run folder; `sync` settles the records of jobs whose batch ended
+before they did. `upgrade` and `init` are safe to run from several processes at once."""
 
 from __future__ import annotations
 
@@ -257,8 +256,8 @@ def _describe_output(location: str) -> list[str]:
 
 
 @app.command()
-def run(
-    run_id: Annotated[str, typer.Argument(help="the run folder's name under the runs folder")],
+def folder(
+    name: Annotated[str, typer.Argument(help="the run folder's name under the runs folder")],
     env: EnvOption = "local",
     limit: Annotated[int, typer.Option(help="how many of the newest job records to look through")] = 500,
 ) -> None:
@@ -268,21 +267,21 @@ def run(
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    folder = (config.runs_dir / run_id).as_posix()
+    path = (config.runs_dir / name).as_posix()
     db = _adapter(env)
     try:
         db.require_schema()
-        records = run_folder_jobs(db.list_jobs(None, limit), folder)
+        records = run_folder_jobs(db.list_jobs(None, limit), path)
     except DatabaseError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     finally:
         db.close()
     if not records:
-        typer.echo(f"error: no job wrote to {folder}", err=True)
+        typer.echo(f"error: no job wrote to {path}", err=True)
         raise typer.Exit(1)
     database = make_url(config.database.url).render_as_string(hide_password=True)
-    typer.echo(f"run id:   {run_id}\nfolder:   {folder}\ndatabase: {database}")
+    typer.echo(f"run folder: {name}\npath:       {path}\ndatabase:   {database}")
     for job in records:
         typer.echo(f"{job.job_type}: {job.status} (job {job.job_name}, run id {job.run_id})")
         if job.metrics:
