@@ -10,9 +10,10 @@ Usage: scripts/new_model.sh NAME [--from MODEL]
 
 Creates code/container/NAME and tests/container/NAME from MODEL (default: the first model, alphabetically),
 renamed to NAME, gives NAME a copy of MODEL's settings under models: in code/pipeline/configs/*.yaml (edit them
-afterwards: hyperparameters, instance types, thresholds) and installs NAME's Poetry project. NAME must be
-lowercase letters, digits and single underscores, start with a letter, be at most 64 characters, not be a
-Python keyword and not be "pipeline" (the pipeline image's name). Needs \`make setup\` to have run.
+afterwards: hyperparameters, instance types, thresholds) and of MODEL's pipeline-definition snapshots, and
+installs NAME's Poetry project. NAME must be lowercase letters, digits and single underscores, start with a
+letter, be at most 64 characters, not be a Python keyword and not be "pipeline" (the pipeline image's name).
+Needs \`make setup\` to have run.
 Nothing is written when a check fails, a failure on the way undoes every step, and an existing model is never
 overwritten.
 USAGE
@@ -58,6 +59,7 @@ done=false
 undo() {
   if [[ $done != true ]]; then
     rm -rf "code/container/$name" "tests/container/$name"
+    rm -f tests/pipeline/snapshots/pipeline-*-"$name".json
     if [[ -d $staging/configs ]]; then
       cp -p "$staging"/configs/*.yaml code/pipeline/configs/
     fi
@@ -83,6 +85,11 @@ grep -q "^name = \"$name\"$" "$staging/code/pyproject.toml" || die "could not re
 mkdir "$staging/configs"
 cp -p code/pipeline/configs/*.yaml "$staging/configs/"
 (cd code/pipeline && .venv/bin/python -m utils.config_reader add-model "$name" --from "$source")
+# The pipeline definition's reviewed snapshots keep model names as placeholders: the copy's read the same.
+for env in dev prod; do
+  snapshot=tests/pipeline/snapshots/pipeline-$env-$source.json
+  [[ ! -f $snapshot ]] || cp -p "$snapshot" "tests/pipeline/snapshots/pipeline-$env-$name.json"
+done
 mv "$staging/code" "code/container/$name"
 mv "$staging/tests" "tests/container/$name"
 echo "==> poetry install in code/container/$name"
@@ -90,4 +97,5 @@ echo "==> poetry install in code/container/$name"
 done=true
 echo "Added model '$name' (copied from '$source'):"
 echo "  code/container/$name/    tests/container/$name/    models.$name in code/pipeline/configs/*.yaml"
+echo "  tests/pipeline/snapshots/pipeline-*-$name.json (its pipeline definition, to review when its settings change)"
 echo "Next: make test, then scripts/local_run/pipeline.sh --model $name"

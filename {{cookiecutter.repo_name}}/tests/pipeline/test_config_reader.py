@@ -231,6 +231,12 @@ def _rename(path: str, new_key: str) -> Edit:
         (_set("mode", "cloud"), "mode: Input should be 'local' or 'sagemaker'"),
         (_set("models", {}), "models: Dictionary should have at least 1 item"),
         (_set("models.Bad-Name", {}), "models: 'Bad-Name' is not a valid name: "),
+        (_set("pipeline.cache_expire_after", "30 days"), "pipeline.cache_expire_after: String should match"),
+        (
+            _set("models.{model}.quality_gate.direction", "up"),
+            "models.{model}.quality_gate.direction: Input should be 'maximize' or 'minimize'",
+        ),
+        (_delete("models.{model}.quality_gate"), "models.{model}.quality_gate: Field required"),
     ],
     ids=[
         "bucket",
@@ -242,6 +248,9 @@ def _rename(path: str, new_key: str) -> Edit:
         "mode",
         "no-model",
         "model-name",
+        "cache-duration",
+        "gate-direction",
+        "no-gate",
     ],
 )
 def test_a_malformed_config_names_the_file_the_key_and_the_problem(

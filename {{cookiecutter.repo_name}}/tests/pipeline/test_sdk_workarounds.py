@@ -4,6 +4,8 @@ changes the behaviour it works around (then the workaround can go), and what eac
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,39 @@ def test_role_validation_is_skipped_only_inside_the_block(monkeypatch: pytest.Mo
         assert "SAGEMAKER_VALIDATE_ROLE" not in os.environ
 
     assert "SAGEMAKER_VALIDATE_ROLE" not in os.environ
+
+
+# 5. A region for importing the pipeline SDK
+
+
+def no_region_env() -> dict[str, str]:
+    regions = ("AWS_REGION", "AWS_DEFAULT_REGION")
+    return {key: value for key, value in os.environ.items() if key not in regions}
+
+
+def test_canary_importing_the_pipeline_sdk_needs_a_region() -> None:
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sagemaker.mlops.workflow.pipeline"],
+        env=no_region_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert imported.returncode != 0
+    assert "NoRegionError" in imported.stderr
+
+
+def test_the_pipeline_module_imports_with_no_region_and_leaves_none_behind() -> None:
+    script = "import os, utils.aws.pipelines; print(os.environ.get('AWS_DEFAULT_REGION'))"
+    imported = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=CONFIG_DIR.parent,
+        env=no_region_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == "None"

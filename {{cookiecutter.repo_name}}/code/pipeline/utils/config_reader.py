@@ -52,6 +52,8 @@ ENV_IMAGE_TAG = "IMAGE_TAG"
 ENV_ECR_REGISTRY = "ECR_REGISTRY"
 ENV_BASE_IMAGE = "BASE_IMAGE"
 # Docker's os/arch[/variant], e.g. linux/amd64 or linux/arm64.
+# An ISO 8601 duration as SageMaker step caching takes it: P30D, PT12H, P1DT6H...
+ISO_DURATION = r"^P((\d+[YMWD])+(T(\d+[HMS])+)?|T(\d+[HMS])+)$"
 PLATFORM_PATTERN = r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"
 ENV_RUNS_DIR = "PIPELINE_RUNS_DIR"
 ENV_RUN_FOLDER = "PIPELINE_RUN_FOLDER"
@@ -149,6 +151,15 @@ class JobSettings(_Strict):
     parameters: dict[str, str | int | float | bool] = {}
 
 
+class QualityGate(_Strict):
+    """The pipeline registers a model only when `metric` of its evaluation report is at least (maximize) or
+    at most (minimize) `threshold`."""
+
+    metric: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]
+    direction: Literal["maximize", "minimize"] = "maximize"
+    threshold: float
+
+
 class JobsSettings(_Strict):
     """One model's jobs: every model under `code/container/` has a block of these under `models:`."""
 
@@ -156,6 +167,16 @@ class JobsSettings(_Strict):
     training: JobSettings
     evaluation: JobSettings
     inference: JobSettings
+    quality_gate: QualityGate
+
+
+class PipelineSettings(_Strict):
+    """SageMaker Pipelines: `<name>-<model>` names each model's pipeline and its model package group."""
+
+    name: NonEmpty
+    # How long a step's result stays reusable by a later execution with the same inputs (ISO 8601 duration,
+    # e.g. P30D or PT12H); None: no step caching.
+    cache_expire_after: Annotated[str, Field(pattern=ISO_DURATION)] | None = None
 
 
 class Config(_Strict):
@@ -166,6 +187,7 @@ class Config(_Strict):
     storage: StorageSettings | None = None
     images: ImageSettings
     database: DatabaseSettings
+    pipeline: PipelineSettings
     models: Annotated[dict[ModelName, JobsSettings], Field(min_length=1)]
     # The model a batch works on (`--model`, PIPELINE_MODEL or the only one); None while several are possible.
     selected_model: ModelName | None = None

@@ -34,6 +34,8 @@ from utils.job_specs import EVALUATION_REPORT, MODEL_ARCHIVE, RAW_DATA_FILE
 JOB_NAME_MAX = 63
 # Length of the `-YYYYmmddHHMMSS` that ModelTrainer appends to every training job's base name.
 TRAINING_NAME_TIMESTAMP = 15
+# Pipeline steps name their jobs `<prefix>-<random>`; a short prefix keeps the whole within JOB_NAME_MAX.
+PIPELINE_JOB_PREFIX_MAX = 40
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -56,6 +58,13 @@ def job_name(model_name: str, job_type: JobType, run_id: str) -> str:
         suffix, limit = f"-{job_type.value}-{run_id}", JOB_NAME_MAX
     model = re.sub(r"[^a-zA-Z0-9]+", "-", model_name).strip("-")[: limit - len(suffix)].strip("-")
     return f"{model}{suffix}"
+
+
+def pipeline_job_prefix(model_name: str, job_type: JobType) -> str:
+    """`<model>-<stage>`, short enough to leave SageMaker Pipelines room for the part it appends."""
+    suffix = f"-{job_type.value}"
+    model = re.sub(r"[^a-zA-Z0-9]+", "-", model_name).strip("-")[: PIPELINE_JOB_PREFIX_MAX - len(suffix)]
+    return f"{model.strip('-')}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -162,3 +171,7 @@ class Layout:
 
     def job_name(self, job_type: JobType, run_id: str) -> str:
         return job_name(self.config.model_name, job_type, run_id)
+
+    def pipeline_job_prefix(self, job_type: JobType) -> str:
+        """The name prefix of a pipeline step's jobs, `<model>-<stage>`: SageMaker adds the rest."""
+        return pipeline_job_prefix(self.config.model_name, job_type)

@@ -1,8 +1,15 @@
 """A job definition as the SageMaker SDK's objects: the Processor and its inputs and outputs, and the settings
-of a ModelTrainer. Shared by the SageMaker and the local-mode executor, so both run the same job."""
+of a ModelTrainer. Shared by the SageMaker and the local-mode executors and by the pipeline's steps, so all
+three run the same job.
+
+A pipeline step knows some values only when it runs (an earlier step's output, a pipeline parameter): it
+passes them as `Where`, the value to put in place of each location (by input or output name) and of the
+instance type."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +21,31 @@ from utils.aws.sdk_workarounds import LocalInputsProcessor
 from utils.job_definition import JobDefinition
 
 
+@dataclass(frozen=True)
+class Where:
+    """Values known at run time, in place of the definition's: locations by input and output name (a
+    pipeline variable or text) and the instance type."""
+
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    instance_type: Any = None
+
+
+AS_DEFINED = Where()
+
+
 def file_uri(path: str) -> str:
     return Path(path).resolve().as_uri()
 
 
-def processor(job: JobDefinition, session: Session, role: str | None) -> LocalInputsProcessor:
+def processor(
+    job: JobDefinition, session: Session, role: str | None, where: Where = AS_DEFINED
+) -> LocalInputsProcessor:
     return LocalInputsProcessor(
         role=role,
         image_uri=job.image_uri,
         instance_count=job.resources.instance_count,
-        instance_type=job.resources.instance_type,
+        instance_type=where.instance_type or job.resources.instance_type,
         entrypoint=list(job.entrypoint),
         volume_size_in_gb=job.resources.volume_size_gb,
         max_runtime_in_seconds=job.resources.max_runtime_seconds,
@@ -33,13 +55,13 @@ def processor(job: JobDefinition, session: Session, role: str | None) -> LocalIn
     )
 
 
-def processing_inputs(job: JobDefinition, local: bool) -> list[ProcessingInput]:
+def processing_inputs(job: JobDefinition, local: bool, where: Where = AS_DEFINED) -> list[ProcessingInput]:
     """Local mode reads local folders as `file://` locations."""
     return [
         ProcessingInput(
             input_name=name,
             s3_input=ProcessingS3Input(
-                s3_uri=file_uri(data.uri) if local else data.uri,
+                s3_uri=file_uri(data.uri) if local else where.inputs.get(name, data.uri),
                 local_path=data.container_path,
                 s3_data_type="S3Prefix",
                 s3_input_mode="File",
@@ -50,12 +72,12 @@ def processing_inputs(job: JobDefinition, local: bool) -> list[ProcessingInput]:
     ]
 
 
-def processing_outputs(job: JobDefinition, local: bool) -> list[ProcessingOutput]:
+def processing_outputs(job: JobDefinition, local: bool, where: Where = AS_DEFINED) -> list[ProcessingOutput]:
     return [
         ProcessingOutput(
             output_name=name,
             s3_output=ProcessingS3Output(
-                s3_uri=file_uri(data.uri) if local else data.uri,
+                s3_uri=file_uri(data.uri) if local else where.outputs.get(name, data.uri),
                 local_path=data.container_path,
                 s3_upload_mode="EndOfJob",
             ),
@@ -64,7 +86,7 @@ def processing_outputs(job: JobDefinition, local: bool) -> list[ProcessingOutput
     ]
 
 
-def trainer_settings(job: JobDefinition) -> dict[str, Any]:
+def trainer_settings(job: JobDefinition, where: Where = AS_DEFINED) -> dict[str, Any]:
     """What a ModelTrainer takes from the definition in both modes."""
     return {
         "training_image": job.image_uri,
@@ -73,14 +95,14 @@ def trainer_settings(job: JobDefinition) -> dict[str, Any]:
         "environment": dict(job.environment),
         "stopping_condition": StoppingCondition(max_runtime_in_seconds=job.resources.max_runtime_seconds),
         "compute": Compute(
-            instance_type=job.resources.instance_type,
+            instance_type=where.instance_type or job.resources.instance_type,
             instance_count=job.resources.instance_count,
             volume_size_in_gb=job.resources.volume_size_gb,
         ),
     }
 
 
-def training_channels(job: JobDefinition, local: bool) -> list[InputData]:
+def training_channels(job: JobDefinition, local: bool, where: Where = AS_DEFINED) -> list[InputData]:
     """Local mode mounts local folders (given as paths); SageMaker reads S3 prefixes with the definition's
     distribution."""
     if local:
@@ -92,7 +114,9 @@ def training_channels(job: JobDefinition, local: bool) -> list[InputData]:
         InputData(
             channel_name=name,
             data_source=S3DataSource(
-                s3_data_type="S3Prefix", s3_uri=data.uri, s3_data_distribution_type=data.distribution
+                s3_data_type="S3Prefix",
+                s3_uri=where.inputs.get(name, data.uri),
+                s3_data_distribution_type=data.distribution,
             ),
         )
         for name, data in job.inputs.items()

@@ -87,3 +87,20 @@ def role_validation_disabled(disabled: bool) -> Iterator[None]:
             os.environ.pop("SAGEMAKER_VALIDATE_ROLE", None)
         else:
             os.environ["SAGEMAKER_VALIDATE_ROLE"] = previous
+
+
+# 5. The pipeline SDK builds clients from the environment's region, not the session's: importing
+#    sagemaker.mlops (or sagemaker.serve) makes a SageMaker client (`sagemaker.ai_registry.air_hub.AIRHub`),
+#    and every ProcessingStep makes a LocalSession to check its arguments; both raise when the environment
+#    names no region. Neither is used for a request, so the region is set only while they run.
+@contextmanager
+def environment_region(region: str) -> Iterator[None]:
+    """AWS_DEFAULT_REGION=`region` inside the block, unless the environment names a region already."""
+    if os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"):
+        yield
+        return
+    os.environ["AWS_DEFAULT_REGION"] = region
+    try:
+        yield
+    finally:
+        os.environ.pop("AWS_DEFAULT_REGION", None)

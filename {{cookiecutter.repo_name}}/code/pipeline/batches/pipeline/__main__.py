@@ -1,0 +1,3 @@
+from batches.pipeline.batch import app
+
+app()
