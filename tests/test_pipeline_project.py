@@ -35,7 +35,14 @@ def test_every_environment_config_carries_the_answers(tmp_path: Path) -> None:
         assert config["environment"] == env
         assert config["mode"] == "sagemaker"
         assert list(config["models"]) == ["fraud_model"]
-        assert set(config["models"]["fraud_model"]) == {"preprocess", "training", "evaluation", "inference"}
+        assert set(config["models"]["fraud_model"]) == {
+            "preprocess",
+            "training",
+            "evaluation",
+            "inference",
+            "quality_gate",
+        }
+        assert config["pipeline"]["name"] == project.name
         assert config["aws"] == {
             "region": "cn-north-1",
             "account_id": "210987654321",
