@@ -108,9 +108,15 @@ def open_context(
     """Config, database and clients of one batch run. A `PipelineError` raised opening them or in the body
     ends the batch with its one line and exit code, never a traceback. The database and AWS libraries are
     imported once the config is read: `--help` and a config error never wait for them."""
+    with errors_as_exit(), _open(env, model, needs_image, detach) as ctx:
+        yield ctx
+
+
+@contextmanager
+def errors_as_exit() -> Iterator[None]:
+    """A `PipelineError` raised inside ends the command with its one line and exit code."""
     try:
-        with _open(env, model, needs_image, detach) as ctx:
-            yield ctx
+        yield
     except PipelineError as exc:
         fail(str(exc), code=exc.exit_code)
 

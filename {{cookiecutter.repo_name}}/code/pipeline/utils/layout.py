@@ -43,6 +43,12 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{(now or datetime.now(UTC)):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
+def sagemaker_name(text: str, suffix: str = "", limit: int = JOB_NAME_MAX) -> str:
+    """`text` in the letters, digits and hyphens SageMaker names allow, cut so that with `suffix` it has at
+    most `limit` characters."""
+    return re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-")[: limit - len(suffix)].strip("-") + suffix
+
+
 def job_name(model_name: str, job_type: JobType, run_id: str) -> str:
     """A SageMaker job name (letters, digits, hyphens, at most 63) that embeds the run id.
 
@@ -56,15 +62,12 @@ def job_name(model_name: str, job_type: JobType, run_id: str) -> str:
         )
     else:
         suffix, limit = f"-{job_type.value}-{run_id}", JOB_NAME_MAX
-    model = re.sub(r"[^a-zA-Z0-9]+", "-", model_name).strip("-")[: limit - len(suffix)].strip("-")
-    return f"{model}{suffix}"
+    return sagemaker_name(model_name, suffix, limit)
 
 
 def pipeline_job_prefix(model_name: str, job_type: JobType) -> str:
     """`<model>-<stage>`, short enough to leave SageMaker Pipelines room for the part it appends."""
-    suffix = f"-{job_type.value}"
-    model = re.sub(r"[^a-zA-Z0-9]+", "-", model_name).strip("-")[: PIPELINE_JOB_PREFIX_MAX - len(suffix)]
-    return f"{model.strip('-')}{suffix}"
+    return sagemaker_name(model_name, f"-{job_type.value}", PIPELINE_JOB_PREFIX_MAX)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ through that step's properties, so a cached step hands on its own earlier output
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,7 +20,7 @@ from utils.config_reader import Config, ConfigError
 from utils.db.enum import JobType
 from utils.job_definition import JobDefinition, define_job
 from utils.job_specs import EVALUATION_METRICS_KEY, EVALUATION_REPORT, PROCESSING_SPECS
-from utils.layout import Layout
+from utils.layout import Layout, sagemaker_name
 
 # Stands for the pipeline execution's id inside a location; the SDK side writes it as a Join on
 # `ExecutionVariables.PIPELINE_EXECUTION_ID`.
@@ -130,8 +129,7 @@ class PipelinePlan:
 
 def pipeline_name(config: Config) -> str:
     """`<pipeline.name>-<model>` in the letters, digits and hyphens SageMaker allows, at most 63."""
-    text = re.sub(r"[^a-zA-Z0-9]+", "-", f"{config.pipeline.name}-{config.model_name}").strip("-")
-    return text[:NAME_MAX].rstrip("-")
+    return sagemaker_name(f"{config.pipeline.name}-{config.model_name}", limit=NAME_MAX)
 
 
 def step_name(job_type: JobType) -> str:
@@ -152,7 +150,7 @@ def plan_pipeline(config: Config, image_uri: str) -> PipelinePlan:
         )
     jobs = config.jobs
 
-    def job(job_type: JobType, inputs: dict[str, Source]) -> JobStep:
+    def job(job_type: JobType, inputs: dict[str, Source], depends_on: tuple[str, ...] = ()) -> JobStep:
         run = layout.run(job_type, EXECUTION_ID)
         if job_type is JobType.TRAINING:
             # No checkpoint location: it is part of a training step's cache key, and one that holds the
@@ -171,7 +169,11 @@ def plan_pipeline(config: Config, image_uri: str) -> PipelinePlan:
             outputs=outputs,
         )
         return JobStep(
-            step_name(job_type), definition, inputs, ParameterValue(instance_type_parameter(job_type))
+            step_name(job_type),
+            definition,
+            inputs,
+            ParameterValue(instance_type_parameter(job_type)),
+            depends_on,
         )
 
     preprocess = job(JobType.PREPROCESS, {"raw": ParameterValue(INPUT_DATA)})
@@ -196,9 +198,7 @@ def plan_pipeline(config: Config, image_uri: str) -> PipelinePlan:
     inference = job(
         JobType.INFERENCE,
         {"model": StepOutput(training.name, MODEL_ARTIFACT), "data": ParameterValue(INPUT_DATA)},
-    )
-    inference = JobStep(
-        inference.name, inference.job, inference.sources, inference.instance_type, (registration.name,)
+        depends_on=(registration.name,),
     )
     job_steps = (preprocess, training, evaluation, inference)
     return PipelinePlan(

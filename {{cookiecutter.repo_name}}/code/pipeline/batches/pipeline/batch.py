@@ -5,14 +5,12 @@ an execution and follow it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from batches.cli import EnvOption, ModelOption, console, fail, require_pushed_image
+from batches.cli import EnvOption, ModelOption, console, errors_as_exit, require_pushed_image
 from utils.config_reader import Config, load_config
 from utils.db.enum import JobType
 from utils.errors import PipelineError, RefusedError
@@ -34,15 +32,6 @@ class Selection:
         return config, plan_pipeline(config, config.image_uri())
 
 
-@contextmanager
-def handled() -> Iterator[None]:
-    """A `PipelineError` ends the command with its one line and exit code, never a traceback."""
-    try:
-        yield
-    except PipelineError as exc:
-        fail(str(exc), code=exc.exit_code)
-
-
 @app.callback()
 def select(ctx: typer.Context, env: EnvOption, model: ModelOption = None) -> None:
     """Work on the pipeline of one environment's config (dev or prod: the pipeline runs on SageMaker)."""
@@ -52,7 +41,7 @@ def select(ctx: typer.Context, env: EnvOption, model: ModelOption = None) -> Non
 @app.command()
 def definition(ctx: typer.Context) -> None:
     """Print the pipeline definition JSON SageMaker would run. Offline: needs no network or credentials."""
-    with handled():
+    with errors_as_exit():
         config, plan = ctx.obj.plan()
         from utils.aws.pipelines import definition as build_definition
 
@@ -62,13 +51,13 @@ def definition(ctx: typer.Context) -> None:
 @app.command()
 def upsert(ctx: typer.Context) -> None:
     """Create the pipeline in SageMaker, or update it to this definition (and its model package group)."""
-    with handled():
+    with errors_as_exit():
         config, plan = ctx.obj.plan()
         from utils.aws import pipelines
         from utils.aws.session import EndpointSession
 
         session = EndpointSession(config.aws.region, config.aws.endpoint_url)
-        require_pushed_image(session, config.image_uri(), config)
+        require_pushed_image(session, plan.registration.image_uri, config)
         arn = pipelines.upsert(plan, config)
         console.print(f"pipeline {plan.name} is up to date: {arn}", highlight=False)
 
@@ -92,7 +81,7 @@ def start(
     wait: Annotated[bool, typer.Option("--wait", help="Follow the execution to its end.")] = False,
 ) -> None:
     """Start an execution of the pipeline (as last upserted)."""
-    with handled():
+    with errors_as_exit():
         config, plan = ctx.obj.plan()
         values = execution_parameters(plan, parameter)
         if INPUT_DATA not in values:
@@ -112,7 +101,7 @@ def start(
 @app.command()
 def status(ctx: typer.Context) -> None:
     """The latest execution: its status, parameters and steps."""
-    with handled():
+    with errors_as_exit():
         config, plan = ctx.obj.plan()
         from utils.aws.pipelines import Executions
 

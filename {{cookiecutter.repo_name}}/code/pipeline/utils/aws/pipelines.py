@@ -307,11 +307,17 @@ class Executions:
             raise PipelineError(f"pipeline {self.name} has no execution yet: `batches.pipeline start`")
         return str(summaries[0]["PipelineExecutionArn"])
 
-    def state(self, arn: str) -> ExecutionState:
+    def state(self, arn: str, with_parameters: bool = True) -> ExecutionState:
+        """The execution's status and steps, and its parameters unless `with_parameters` is False (they
+        never change while it runs)."""
         from botocore.exceptions import ClientError
 
         described = self.client.describe_pipeline_execution(PipelineExecutionArn=arn)
-        listed = self.client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
+        listed = (
+            self.client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
+            if with_parameters
+            else {"PipelineParameters": []}
+        )
         steps: list[StepState] | None
         try:
             summaries = self.client.list_pipeline_execution_steps(
@@ -336,7 +342,7 @@ class Executions:
     ) -> ExecutionState:
         seen: tuple[object, ...] | None = None
         while True:
-            state = self.state(arn)
+            state = self.state(arn, with_parameters=False)
             now = (state.status, tuple(state.steps or ()))
             if now != seen:
                 seen = now

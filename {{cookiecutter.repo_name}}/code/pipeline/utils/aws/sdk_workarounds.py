@@ -75,18 +75,8 @@ def created_training_job_name(trainer: ModelTrainer) -> str:
 @contextmanager
 def role_validation_disabled(disabled: bool) -> Iterator[None]:
     """Skip that simulation inside the block when `disabled` (a configured endpoint is not AWS)."""
-    if not disabled:
+    with _variable_set("SAGEMAKER_VALIDATE_ROLE", "false" if disabled else None):
         yield
-        return
-    previous = os.environ.get("SAGEMAKER_VALIDATE_ROLE")
-    os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("SAGEMAKER_VALIDATE_ROLE", None)
-        else:
-            os.environ["SAGEMAKER_VALIDATE_ROLE"] = previous
 
 
 # 5. The pipeline SDK builds clients from the environment's region, not the session's: importing
@@ -96,11 +86,23 @@ def role_validation_disabled(disabled: bool) -> Iterator[None]:
 @contextmanager
 def environment_region(region: str) -> Iterator[None]:
     """AWS_DEFAULT_REGION=`region` inside the block, unless the environment names a region already."""
-    if os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"):
+    named = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    with _variable_set("AWS_DEFAULT_REGION", None if named else region):
+        yield
+
+
+@contextmanager
+def _variable_set(name: str, value: str | None) -> Iterator[None]:
+    """The environment variable `name` is `value` inside the block (None: left as it is), then as before."""
+    if value is None:
         yield
         return
-    os.environ["AWS_DEFAULT_REGION"] = region
+    previous = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
-        os.environ.pop("AWS_DEFAULT_REGION", None)
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
