@@ -1,0 +1,1 @@
+"""The model registry: `python -m batches.registry --env dev list | approve VERSION | reject VERSION`."""

@@ -1,0 +1,3 @@
+from batches.registry.batch import app
+
+app()
