@@ -41,6 +41,7 @@ def test_every_environment_config_carries_the_answers(tmp_path: Path) -> None:
             "evaluation",
             "inference",
             "quality_gate",
+            "inference_model",
         }
         assert config["pipeline"]["name"] == project.name
         assert config["aws"] == {

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from support.aws import aws_client, root_uri
+from support.batches import BatchRunner, latest, run_chain, run_ok
 from typer.testing import CliRunner
 
 from batches.pipeline.batch import app as pipeline_app
 from batches.registry.batch import app
 from utils.config_reader import Config
+from utils.db.db_adapter import DbAdapter
+from utils.db.enum import JobType
 from utils.workflow import pipeline_name
 
 
@@ -24,12 +28,14 @@ def registry_ok(*args: str) -> Any:
     return result
 
 
-def register_versions(config: Config, count: int) -> list[str]:
+def register_versions(config: Config, count: int, model_data: list[str] | None = None) -> list[str]:
     """Versions as the pipeline's RegisterModel step leaves them: pending a person's approval."""
     sagemaker = aws_client(config, "sagemaker")
     group = pipeline_name(config)
     sagemaker.create_model_package_group(ModelPackageGroupName=group)
-    model_data = [f"{root_uri(config)}/training/run-{number}/model.tar.gz" for number in range(1, count + 1)]
+    model_data = model_data or [
+        f"{root_uri(config)}/training/run-{number}/model.tar.gz" for number in range(1, count + 1)
+    ]
     for uri in model_data:
         sagemaker.create_model_package(
             ModelPackageGroupName=group,
@@ -102,3 +108,43 @@ def test_the_local_environment_has_no_registry_and_says_where_models_are_registe
 
     assert result.exit_code == 2
     assert "registered by the SageMaker pipeline (--env dev or prod)" in result.output
+
+
+@pytest.mark.usefixtures("fake_container")
+def test_inference_on_the_approved_model_says_which_version_and_uses_its_model(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter
+) -> None:
+    run_chain(run_batch, "training")
+    first = latest(dev_db, JobType.TRAINING).output_uris["model"]
+    run_ok(run_batch, "training")
+    second = latest(dev_db, JobType.TRAINING).output_uris["model"]
+    register_versions(dev_config, 2, [first, second])
+    registry_ok("approve", "1")
+
+    result = run_ok(run_batch, "inference", "--approved-model")
+
+    group = pipeline_name(dev_config)
+    assert f"model: version 1 of {group} (Approved), {first}" in result.output
+    inference = latest(dev_db, JobType.INFERENCE)
+    assert inference.input_uris["model"] == first
+    assert set(inference.upstream_run_ids) == {"collection"}
+    assert inference.metrics["predictions"] > 0
+
+
+@pytest.mark.usefixtures("fake_container")
+def test_inference_without_an_approved_version_names_the_approve_command_and_records_nothing(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter
+) -> None:
+    run_chain(run_batch, "training")
+    register_versions(dev_config, 1)
+
+    refused = run_batch("inference", "--env", "dev", "--approved-model")
+    latest_training = run_ok(run_batch, "inference", "--latest-training")
+
+    assert refused.exit_code == 1
+    assert "has no approved version" in refused.output
+    assert "batches.registry --env dev approve VERSION" in refused.output
+    training = latest(dev_db, JobType.TRAINING)
+    assert f"model: training run {training.run_id}" in latest_training.output
+    models = [job.input_uris["model"] for job in dev_db.list_jobs(JobType.INFERENCE)]
+    assert models == [training.output_uris["model"]]

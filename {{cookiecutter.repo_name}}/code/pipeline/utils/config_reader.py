@@ -168,6 +168,9 @@ class JobsSettings(_Strict):
     evaluation: JobSettings
     inference: JobSettings
     quality_gate: QualityGate
+    # The model `batches.inference` predicts with unless told: the latest completed training run's, or the
+    # latest version approved in the model registry (dev and prod).
+    inference_model: Literal["latest_training", "latest_approved"] = "latest_training"
 
 
 class PipelineSettings(_Strict):

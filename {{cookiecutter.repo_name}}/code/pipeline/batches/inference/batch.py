@@ -8,15 +8,25 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from batches.cli import DetachOption, EnvOption, ModelOption, ParamOption, open_context
+from batches.cli import (
+    BatchContext,
+    DetachOption,
+    EnvOption,
+    ModelOption,
+    ParamOption,
+    console,
+    open_context,
+)
 from batches.jobs import run_job
 from utils.db.enum import JobType
+from utils.errors import PipelineError, RefusedError
 from utils.job_definition import define_job
 from utils.job_specs import PREDICTION_COLUMNS
 
 if TYPE_CHECKING:
     from utils.aws.s3_client import S3Client
     from utils.db.db_adapter import PredictionRow
+    from utils.db.schema import Job
     from utils.job_definition import JobResult
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -49,6 +59,32 @@ def read_predictions(s3: S3Client, folder: str) -> list[PredictionRow]:
     return rows
 
 
+def chosen_model(ctx: BatchContext, approved: bool, training_run_id: str | None) -> tuple[str, list[Job]]:
+    """The model archive to predict with and the upstream run it comes from (none for a registry version),
+    said on stderr."""
+    if not approved:
+        training = ctx.upstream(JobType.TRAINING, training_run_id)
+        console.print(f"model: training run {training.run_id}", highlight=False)
+        return str(training.output_uris["model"]), [training]
+    if training_run_id is not None:
+        raise RefusedError("--training-run-id names a training run's model; --approved-model a registry's")
+    from utils.aws.registry import model_registry
+
+    registry = model_registry(ctx.config)
+    version = registry.latest_approved()
+    if version is None or version.model_data is None:
+        env = ctx.config.environment.value
+        raise PipelineError(
+            f"{registry.group} has no approved version with a model: approve one with "
+            f"`batches.registry --env {env} approve VERSION`, or predict with --latest-training"
+        )
+    console.print(
+        f"model: version {version.version} of {registry.group} (Approved), {version.model_data}",
+        highlight=False,
+    )
+    return version.model_data, []
+
+
 @app.command()
 def main(
     env: EnvOption,
@@ -61,10 +97,21 @@ def main(
     collection_run_id: Annotated[
         str | None, typer.Option(help="Collection run to predict on (default: the latest completed one).")
     ] = None,
+    approved_model: Annotated[
+        bool | None,
+        typer.Option(
+            "--approved-model/--latest-training",
+            help="Predict with the latest version approved in the model registry, or with the latest "
+            "training run's model (default: models.<model>.inference_model in configs/<env>.yaml).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Submit the inference processing job and write its predictions to the database."""
     with open_context(env, model, detach=detach) as ctx:
-        training = ctx.upstream(JobType.TRAINING, training_run_id)
+        if approved_model is None:  # a named training run is a choice of model too
+            approved_model = training_run_id is None and ctx.config.jobs.inference_model == "latest_approved"
+        model_uri, model_upstream = chosen_model(ctx, approved_model, training_run_id)
         collection = ctx.upstream(JobType.COLLECTION, collection_run_id)
         run, name = ctx.new_run(JobType.INFERENCE)
 
@@ -78,8 +125,8 @@ def main(
             run,
             name,
             image_uri=ctx.image_uri,
-            inputs={"model": training.output_uris["model"], "data": collection.output_uris["raw"]},
+            inputs={"model": model_uri, "data": collection.output_uris["raw"]},
             outputs={"predictions": run.output("predictions")},
             overrides=param,
         )
-        run_job(ctx, job, upstream=[training, collection], after=store_predictions)
+        run_job(ctx, job, upstream=[*model_upstream, collection], after=store_predictions)
