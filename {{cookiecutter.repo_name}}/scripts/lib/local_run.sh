@@ -69,6 +69,24 @@ ensure_model_image() {
   echo "$reference"
 }
 
+# begin_run MODEL RUN_FOLDER: the start of a script that runs in one new run folder. Checks the model, the run
+# folder (a new name when RUN_FOLDER is empty; one that exists ends the script) and local mode, hands INT and
+# TERM on to the running command, brings the image up to date, and removes the run's containers on exit. Sets
+# model, run_folder, folder (its path), image and started (SECONDS at the start) for the script.
+# shellcheck disable=SC2034  # the globals are the script's
+begin_run() {
+  model=$(chosen_model "$1")
+  require_model "$model"
+  run_folder=$(checked_or_new_run_folder "$2")
+  folder="$(runs_dir)/$run_folder"
+  [[ ! -e $folder ]] || die "$folder exists already: a run never overwrites another; pick a new --run-folder"
+  stop_on_interrupts
+  require_local_mode
+  started=$SECONDS
+  image=$(ensure_model_image "$model")
+  trap 'remove_run_containers "$folder"' EXIT
+}
+
 new_run_folder_name() {
   echo "$(date -u +%Y%m%d-%H%M%S)-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 }

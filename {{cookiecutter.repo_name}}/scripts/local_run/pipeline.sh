@@ -39,17 +39,7 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-model=$(chosen_model "$model")
-require_model "$model"
-run_folder=$(checked_or_new_run_folder "$run_folder")
-folder="$(runs_dir)/$run_folder"
-[[ ! -e $folder ]] || die "$folder exists already: a run never overwrites another; pick a new --run-folder"
-
-stop_on_interrupts
-require_local_mode
-started=$SECONDS
-image=$(ensure_model_image "$model")
-trap 'remove_run_containers "$folder"' EXIT
+begin_run "$model" "$run_folder"
 log "==> lifecycle of $model in local mode, run folder $run_folder ($image)"
 pipeline_command "$run_folder" "$model" "$image" python -m utils.db init --env local >&2
 

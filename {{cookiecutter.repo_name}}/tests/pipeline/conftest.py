@@ -184,3 +184,15 @@ def fake_container(monkeypatch: pytest.MonkeyPatch) -> FakeContainer:
 @pytest.fixture
 def sagemaker_requests(monkeypatch: pytest.MonkeyPatch) -> SentRequests:
     return record_sagemaker_requests(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    try:
+        answered = subprocess.run(["docker", "info"], capture_output=True, timeout=60, check=False).returncode
+    except (OSError, subprocess.TimeoutExpired):
+        answered = 1
+    if answered != 0:
+        pytest.fail(
+            "these tests run the job images in Docker, and `docker info` got no answer", pytrace=False
+        )

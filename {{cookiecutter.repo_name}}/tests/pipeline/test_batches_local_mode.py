@@ -19,9 +19,12 @@ from sagemaker.train.model_trainer import ModelTrainer
 from support.batches import BatchRunner
 from typer.testing import CliRunner
 
+from utils.config_reader import load_config
 from utils.db.__main__ import app as db_app
 from utils.db.db_adapter import DbAdapter
 from utils.db.enum import JobStatus, JobType
+from utils.registry import LocalModelRegistry
+from utils.workflow import pipeline_name
 
 OUTPUT_FILES = {
     "train": "train.csv",
@@ -335,3 +338,23 @@ def test_a_signal_during_a_local_job_records_it_stopped_and_exits_with_the_signa
     assert job.status is JobStatus.STOPPED
     assert job.failure_reason == f"stopped by {name} before it finished"
     assert signal.getsignal(signal_number) == handler_before
+
+
+def test_local_inference_on_the_approved_model_says_which_version_and_predicts_with_it(
+    local_env: dict[str, list[Any]], run_batch: BatchRunner, db: DbAdapter
+) -> None:
+    for name in ("collection", "preprocess", "training"):
+        assert run_batch(name, "--env", "local").exit_code == 0
+    model = db.find_upstream(JobType.TRAINING).output_uris["model"]
+    config = load_config("local")
+    registry = LocalModelRegistry(config, pipeline_name(config))
+    registry.register(model, None, {}, "E1")
+    registry.decide(1, "Approved")
+
+    result = run_batch("inference", "--env", "local", "--approved-model")
+
+    assert result.exit_code == 0, result.output
+    assert f"model: version 1 of {pipeline_name(config)} (Approved), {model}" in result.output
+    [call] = local_env["processing"][-1:]
+    inputs = {item.input_name: item.s3_input.s3_uri for item in call["inputs"]}
+    assert inputs["model"] == Path(model).as_uri()

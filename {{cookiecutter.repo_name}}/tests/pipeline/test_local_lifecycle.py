@@ -23,6 +23,13 @@ from pathlib import Path
 import joblib
 import pytest
 import yaml
+from support.local_runs import (
+    REPO_ROOT,
+    SCRIPTS,
+    leftover_containers,
+    run_script,
+    script_env,
+)
 
 from utils.aws.local_mode import LocalModeExecutor
 from utils.config_reader import CONFIG_DIR, load_config
@@ -34,13 +41,8 @@ from utils.layout import Layout, new_run_id
 
 pytestmark = pytest.mark.docker
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = REPO_ROOT / "scripts" / "local_run"
-COMPOSE_WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
 # The example is sklearn's breast cancer data; any sane model of it scores far above this.
 ROC_AUC_FLOOR = 0.9
-# Settings of the test process (conftest.py sets them for its stand-ins) that must not reach the scripts.
-TEST_ONLY_VARIABLES = ("IMAGE_TAG", "DATABASE_URL", "ECR_REGISTRY", "SAGEMAKER_USER_CONFIG_OVERRIDE")
 
 
 @dataclass
@@ -51,69 +53,12 @@ class Finished:
     jobs: list[Job]
 
 
-def script_env(runs_dir: Path) -> dict[str, str]:
-    """The caller's environment without any AWS setting: local mode must need none."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "PIPELINE_")) and key not in TEST_ONLY_VARIABLES
-    }
-    env.pop("VIRTUAL_ENV", None)
-    env["PIPELINE_RUNS_DIR"] = str(runs_dir)
-    return env
-
-
-def run_script(name: str, *args: str, runs_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SCRIPTS / name), *args],
-        cwd=REPO_ROOT,
-        env=script_env(runs_dir),
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-
-
 def folder_jobs(runs_dir: Path, folder: Path) -> list[Job]:
     db = DbAdapter(f"sqlite:///{runs_dir / 'local.sqlite3'}")
     try:
         return run_folder_jobs(db.list_jobs(None, 1000), folder.as_posix())
     finally:
         db.close()
-
-
-def leftover_containers(runs_dir: Path, *filters: str) -> list[str]:
-    """Job containers (running or not, unless `filters` say) whose Compose project lives under the runs
-    folder."""
-    ids = subprocess.run(
-        ["docker", "ps", "--all", "--quiet", "--filter", f"label={COMPOSE_WORKING_DIR_LABEL}", *filters],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    if not ids:
-        return []
-    details = json.loads(
-        subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, check=True).stdout
-    )
-    return [
-        item["Name"]
-        for item in details
-        if str(item["Config"]["Labels"].get(COMPOSE_WORKING_DIR_LABEL, "")).startswith(f"{runs_dir}/")
-    ]
-
-
-@pytest.fixture(scope="module")
-def docker_engine() -> None:
-    try:
-        answered = subprocess.run(["docker", "info"], capture_output=True, timeout=60, check=False).returncode
-    except (OSError, subprocess.TimeoutExpired):
-        answered = 1
-    if answered != 0:
-        pytest.fail(
-            "these tests run the job images in Docker, and `docker info` got no answer", pytrace=False
-        )
 
 
 @pytest.fixture(scope="module")

@@ -198,9 +198,18 @@ def test_the_definition_is_built_with_no_credentials_and_no_reachable_endpoint()
     assert "Traceback" not in built.stderr
 
 
-def test_local_is_refused_in_one_line_naming_the_environments_that_can_run_it() -> None:
-    result = CliRunner().invoke(app, ["--env", "local", "--model", MODELS[0], "definition"])
+def test_the_local_definition_is_the_cloud_one_less_the_registration_step() -> None:
+    cloud, local = definition_of("dev", MODELS[0]), definition_of("local", MODELS[0])
 
-    assert result.exit_code == 2
-    assert "use --env dev or prod" in result.output
-    assert "Traceback" not in result.output
+    def names(definition: dict[str, Any]) -> list[str]:
+        return [step["Name"] for step in steps_of(definition)]
+
+    assert names(local) == [name for name in names(cloud) if name != "RegisterModel"]
+    assert [p["Name"] for p in local["Parameters"]] == [p["Name"] for p in cloud["Parameters"]]
+    [cloud_gate, local_gate] = (steps_of(d)[3] for d in (cloud, local))
+    assert local_gate["Type"] == cloud_gate["Type"] == "Condition"
+    assert local_gate["Arguments"]["Conditions"] == cloud_gate["Arguments"]["Conditions"]
+    # Locally the model is registered on the host once the gate has passed: inference waits on the gate.
+    [inference] = [step for step in local_gate["Arguments"]["IfSteps"] if step["Type"] == "Processing"]
+    assert "DependsOn" not in inference
+    assert all(uri.startswith("s3://local-pipeline/") for uri in all_s3_uris(local))

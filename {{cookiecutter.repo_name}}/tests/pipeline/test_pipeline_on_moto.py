@@ -103,7 +103,7 @@ def test_start_reads_the_latest_collection_run_when_no_input_data_is_given(
     [
         (["--parameter", "Threshold=0.9"], "NAME one of InputData, "),
         (["--parameter", "QualityThreshold=high"], "QualityThreshold takes a number"),
-        ([], "run batches.collection first or pass --parameter InputData=s3://..."),
+        ([], "run `batches.collection --env dev` first or pass --parameter InputData=s3://..."),
     ],
     ids=["unknown-name", "not-a-number", "no-input-data"],
 )

@@ -103,13 +103,6 @@ def test_upsert_creates_the_group_empty_until_the_pipeline_registers(dev_config:
     assert json.loads(registry_ok("list", "--json").stdout) == []
 
 
-def test_the_local_environment_has_no_registry_and_says_where_models_are_registered() -> None:
-    result = registry("list", env="local")
-
-    assert result.exit_code == 2
-    assert "registered by the SageMaker pipeline (--env dev or prod)" in result.output
-
-
 @pytest.mark.usefixtures("fake_container")
 def test_inference_on_the_approved_model_says_which_version_and_uses_its_model(
     dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from utils.aws.s3_client import join
-from utils.config_reader import Config
+from utils.config_reader import Config, StorageSettings
 from utils.db.enum import JobType
 from utils.job_specs import EVALUATION_REPORT, MODEL_ARCHIVE, RAW_DATA_FILE
 
@@ -138,17 +138,21 @@ class RunLayout:
 
 
 class Layout:
-    def __init__(self, config: Config) -> None:
+    """The locations of the config's environment; with `storage`, its S3 locations whatever the environment
+    (the local pipeline run keeps its data in an S3 of its own)."""
+
+    def __init__(self, config: Config, storage: StorageSettings | None = None) -> None:
         self.config = config
-        if config.is_local or config.storage is None:
+        storage = storage or (None if config.is_local else config.storage)
+        if storage is None:
             self.local = True
             self.bucket: str | None = None
             self.prefix: str | None = None
             self.root = config.runs_dir.as_posix()
         else:
             self.local = False
-            self.bucket = config.storage.bucket
-            self.prefix = join(config.storage.prefix, config.model_name).lstrip("/")
+            self.bucket = storage.bucket
+            self.prefix = join(storage.prefix, config.model_name).lstrip("/")
             self.root = f"s3://{self.bucket}/{self.prefix}"
 
     def run(self, job_type: JobType, run_id: str) -> RunLayout:

@@ -9,6 +9,10 @@ description into the SDK's Pipeline, its JSON definition and the API calls).
 Each step's job is the `JobDefinition` its batch would submit (`utils.job_definition.define_job`), on the
 locations of `utils.layout` with the execution id for a run id; a step reads what an earlier step wrote
 through that step's properties, so a cached step hands on its own earlier outputs.
+
+`--env local` plans the same pipeline on the local run's own S3 (`LOCAL_STORAGE`, served on this machine while
+the run lasts; see `utils.aws.local_pipeline`). SageMaker's local runner has no registration step, so a local
+plan registers on the host once the gate has passed, and its inference step waits for the gate alone.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from utils.config_reader import Config, ConfigError
+from utils.config_reader import Config, StorageSettings
 from utils.db.enum import JobType
 from utils.job_definition import JobDefinition, define_job
 from utils.job_specs import EVALUATION_METRICS_KEY, EVALUATION_REPORT, PROCESSING_SPECS
@@ -31,6 +35,8 @@ INPUT_DATA = "InputData"
 QUALITY_THRESHOLD = "QualityThreshold"
 # The training job's output that holds the model archive, as a step property (`ModelArtifacts`).
 MODEL_ARTIFACT = "model"
+# The bucket of the local run's S3, which exists only while a local execution runs.
+LOCAL_STORAGE = StorageSettings(bucket="local-pipeline", prefix="")
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,9 @@ class PipelinePlan:
     registration: Registration
     after_registration: list[JobStep] = field(default_factory=list)
     cache_expire_after: str | None = None
+    storage: StorageSettings = LOCAL_STORAGE
+    # True: planned for the local runner, which registers on the host after the gate.
+    local: bool = False
 
     @property
     def parameter_names(self) -> list[str]:
@@ -142,12 +151,8 @@ def instance_type_parameter(job_type: JobType) -> str:
 
 def plan_pipeline(config: Config, image_uri: str) -> PipelinePlan:
     """The selected model's pipeline, from its config and the image its jobs run."""
-    layout = Layout(config)
-    if layout.local:
-        raise ConfigError(
-            f"--env {config.environment.value} keeps its runs on this machine; a SageMaker pipeline reads "
-            "and writes S3: use --env dev or prod (the local lifecycle is scripts/local_run/pipeline.sh)"
-        )
+    storage = LOCAL_STORAGE if config.is_local or config.storage is None else config.storage
+    layout = Layout(config, storage)
     jobs = config.jobs
 
     def job(job_type: JobType, inputs: dict[str, Source], depends_on: tuple[str, ...] = ()) -> JobStep:
@@ -198,7 +203,7 @@ def plan_pipeline(config: Config, image_uri: str) -> PipelinePlan:
     inference = job(
         JobType.INFERENCE,
         {"model": StepOutput(training.name, MODEL_ARTIFACT), "data": ParameterValue(INPUT_DATA)},
-        depends_on=(registration.name,),
+        depends_on=() if config.is_local else (registration.name,),
     )
     job_steps = (preprocess, training, evaluation, inference)
     return PipelinePlan(
@@ -233,4 +238,6 @@ def plan_pipeline(config: Config, image_uri: str) -> PipelinePlan:
         registration=registration,
         after_registration=[inference],
         cache_expire_after=config.pipeline.cache_expire_after,
+        storage=storage,
+        local=config.is_local,
     )

@@ -68,10 +68,10 @@ def chosen_model(ctx: BatchContext, approved: bool, training_run_id: str | None)
         return str(training.output_uris["model"]), [training]
     if training_run_id is not None:
         raise RefusedError("--training-run-id names a training run's model; --approved-model a registry's")
-    from utils.aws.registry import model_registry
+    from utils.registry import latest_approved, model_registry
 
     registry = model_registry(ctx.config)
-    version = registry.latest_approved()
+    version = latest_approved(registry)
     if version is None or version.model_data is None:
         env = ctx.config.environment.value
         raise PipelineError(

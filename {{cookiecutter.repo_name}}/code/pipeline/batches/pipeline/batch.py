@@ -1,6 +1,7 @@
 """The model's lifecycle as one SageMaker pipeline (preprocess, training, evaluation, a quality gate, then
 registration and inference, or a failure naming the metric): print its definition, create or update it, start
-an execution and follow it."""
+an execution and follow it. --env local runs the same definition on this machine, in Docker (see the
+pipeline README for what differs locally)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class Selection:
 
 @app.callback()
 def select(ctx: typer.Context, env: EnvOption, model: ModelOption = None) -> None:
-    """Work on the pipeline of one environment's config (dev or prod: the pipeline runs on SageMaker)."""
+    """Work on the pipeline of one environment's config: dev and prod run it on SageMaker, local in Docker."""
     ctx.obj = Selection(env, model)
 
 
@@ -53,6 +54,11 @@ def upsert(ctx: typer.Context) -> None:
     """Create the pipeline in SageMaker, or update it to this definition (and its model package group)."""
     with errors_as_exit():
         config, plan = ctx.obj.plan()
+        if config.is_local:
+            raise RefusedError(
+                "--env local keeps no pipeline to create or update: `start --env local` runs the definition "
+                "as it is now"
+            )
         from utils.aws import pipelines
         from utils.aws.session import EndpointSession
 
@@ -78,12 +84,19 @@ ParameterOption = Annotated[
 def start(
     ctx: typer.Context,
     parameter: ParameterOption = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Follow the execution to its end.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow the execution to its end (--env local always does).")
+    ] = False,
 ) -> None:
-    """Start an execution of the pipeline (as last upserted)."""
+    """Start an execution of the pipeline (as last upserted; --env local: as defined now, in Docker)."""
     with errors_as_exit():
         config, plan = ctx.obj.plan()
         values = execution_parameters(plan, parameter)
+        if config.is_local:
+            from batches.pipeline.local import start_locally
+
+            start_locally(config, plan, values)
+            return
         if INPUT_DATA not in values:
             values[INPUT_DATA] = latest_raw_data(config)
             console.print(f"{INPUT_DATA}: {values[INPUT_DATA]} (the latest collection run)", highlight=False)
@@ -103,6 +116,11 @@ def status(ctx: typer.Context) -> None:
     """The latest execution: its status, parameters and steps."""
     with errors_as_exit():
         config, plan = ctx.obj.plan()
+        if config.is_local:
+            from batches.pipeline.local import latest_local_execution
+
+            typer.echo(latest_local_execution(config), nl=False)
+            return
         from utils.aws.pipelines import Executions
 
         executions = Executions(config, plan.name)
@@ -137,15 +155,21 @@ def execution_parameters(plan: PipelinePlan, items: list[str] | None) -> dict[st
     return values
 
 
-def latest_raw_data(config: Config) -> str:
+def latest_raw_data(config: Config, instead: str = "s3://...") -> str:
+    """The raw data of the latest completed collection run (locally: in the run folder, when one is set);
+    without one, a `PipelineError` naming the collection batch and the parameter to pass `instead`."""
     from utils.db.db_adapter import DbAdapter
 
+    within = (
+        (config.runs_dir / config.run_folder).as_posix() if config.is_local and config.run_folder else None
+    )
     db = DbAdapter(config.database.url)
     try:
         db.require_schema()
-        collection = db.find_upstream(JobType.COLLECTION, model_name=config.model_name)
+        collection = db.find_upstream(JobType.COLLECTION, within=within, model_name=config.model_name)
     except PipelineError as exc:
-        how = f"run batches.collection first or pass --parameter {INPUT_DATA}=s3://..."
+        env = config.environment.value
+        how = f"run `batches.collection --env {env}` first or pass --parameter {INPUT_DATA}={instead}"
         raise PipelineError(f"{exc}; {how}") from None
     finally:
         db.close()

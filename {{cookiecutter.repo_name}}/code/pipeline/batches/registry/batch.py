@@ -1,5 +1,7 @@
-"""The models the SageMaker pipeline registered (its model package group): list the versions, and approve or
-reject one. A version waits as PendingManualApproval until a person decides."""
+"""The models the SageMaker pipeline registered after its quality gate: list the versions, and approve or
+reject one. A version waits as PendingManualApproval until a person decides. dev and prod: the SageMaker Model
+Registry (the pipeline's model package group); local: the job database, where the local pipeline run
+registers."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from batches.cli import EnvOption, ModelOption, console, errors_as_exit
 from utils.config_reader import load_config
 
 if TYPE_CHECKING:
-    from utils.aws.registry import Decision, ModelRegistry
+    from utils.registry import Decision, ModelRegistry
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
@@ -29,14 +31,14 @@ class Selection:
     model: str | None
 
     def registry(self) -> ModelRegistry:
-        from utils.aws.registry import model_registry
+        from utils.registry import model_registry
 
         return model_registry(load_config(self.env, model=self.model))
 
 
 @app.callback()
 def select(ctx: typer.Context, env: EnvOption, model: ModelOption = None) -> None:
-    """Work on the model registry of one environment (dev or prod)."""
+    """Work on the model registry of one environment."""
     ctx.obj = Selection(env, model)
 
 

@@ -57,14 +57,17 @@ FINAL_STATUSES = ("Succeeded", "Failed", "Stopped")
 REPORT_PROPERTY_FILE = "EvaluationReport"
 
 
-def session(config: Config) -> PipelineSession:
+# A local execution's jobs run as nobody: the local runner passes the role on and never assumes it.
+LOCAL_ROLE = "arn:aws:iam::000000000000:role/local-pipeline"
+
+
+def session(plan: PipelinePlan, config: Config) -> PipelineSession:
     """A session that records requests into step arguments instead of sending them. What the SDK itself
     stages goes under the model's prefix (`<prefix>/<model>/pipeline/`)."""
-    assert config.storage is not None  # a pipeline plan exists only for a config with S3 storage
-    prefix = "/".join(part for part in (config.storage.prefix, config.model_name, "pipeline") if part)
+    prefix = "/".join(part for part in (plan.storage.prefix, config.model_name, "pipeline") if part)
     return PipelineSession(
         boto_session=EndpointSession(config.aws.region, config.aws.endpoint_url),
-        default_bucket=config.storage.bucket,
+        default_bucket=plan.storage.bucket,
         default_bucket_prefix=prefix,
         sagemaker_config=SDK_CONFIG,
     )
@@ -87,6 +90,7 @@ class _Builder:
     steps: dict[str, Step] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.role = self.config.aws.role_arn or LOCAL_ROLE
         for parameter in self.plan.parameters:
             kind = ParameterFloat if parameter.kind == "float" else ParameterString
             self.parameters[parameter.name] = kind(name=parameter.name, default_value=parameter.default)
@@ -116,7 +120,7 @@ class _Builder:
             trainer = ModelTrainer(
                 training_mode=Mode.SAGEMAKER_TRAINING_JOB,
                 sagemaker_session=self.session,
-                role=self.config.aws.role_arn,
+                role=self.role,
                 output_data_config=OutputDataConfig(s3_output_path=where.outputs["model_output"]),
                 **sdk_requests.trainer_settings(job, where),
             )
@@ -131,7 +135,7 @@ class _Builder:
                 depends_on=depends_on,
             )
         else:
-            processor = sdk_requests.processor(job, self.session, self.config.aws.role_arn, where)
+            processor = sdk_requests.processor(job, self.session, self.role, where)
             built = ProcessingStep(
                 name=step.name,
                 step_args=processor.run(
@@ -146,22 +150,16 @@ class _Builder:
         self.steps[step.name] = built
         return built
 
-    def build(self) -> Pipeline:
-        plan, gate = self.plan, self.plan.gate
-        report = PropertyFile(
-            name=REPORT_PROPERTY_FILE, output_name=gate.report.output, path=gate.report.path
-        )
-        top = [
-            self.job_step(step, [report] if step.name == gate.report.step else None) for step in plan.steps
-        ]
-        registration = plan.registration
+    def register(self, report: PropertyFile) -> Step:
+        """The model as a new version of the model package group, pending approval, with the report."""
+        registration = self.plan.registration
         report_uri = self.value(StepOutput(registration.report.step, registration.report.output))
         register = ModelStep(
             name=registration.name,
             step_args=ModelBuilder(
                 image_uri=registration.image_uri,
                 s3_model_data_url=self.value(registration.model),
-                role_arn=self.config.aws.role_arn,
+                role_arn=self.role,
                 sagemaker_session=self.session,
                 # The image holds the code: nothing to upload (the SDK's default would look for a bucket).
                 dependencies=None,
@@ -181,6 +179,18 @@ class _Builder:
             ),
         )
         self.steps[registration.name] = register
+        return register
+
+    def build(self) -> Pipeline:
+        plan, gate = self.plan, self.plan.gate
+        report = PropertyFile(
+            name=REPORT_PROPERTY_FILE, output_name=gate.report.output, path=gate.report.path
+        )
+        top = [
+            self.job_step(step, [report] if step.name == gate.report.step else None) for step in plan.steps
+        ]
+        # The local runner cannot register: a local plan registers on the host after the gate.
+        passed = [] if plan.local else [self.register(report)]
         after = [self.job_step(step) for step in plan.after_registration]
         metric = JsonGet(step_name=gate.report.step, property_file=report, json_path=gate.json_path)
         threshold = self.value(gate.threshold)
@@ -196,7 +206,7 @@ class _Builder:
             ),
         )
         condition_step = ConditionStep(
-            name=gate.name, conditions=[condition], if_steps=[register, *after], else_steps=[fail]
+            name=gate.name, conditions=[condition], if_steps=[*passed, *after], else_steps=[fail]
         )
         return Pipeline(
             name=plan.name,
@@ -227,7 +237,7 @@ def _quiet_sdk() -> Iterator[None]:
 def build_pipeline(plan: PipelinePlan, config: Config) -> Pipeline:
     # Building sends nothing: the role is checked by `upsert`.
     with role_validation_disabled(True), environment_region(config.aws.region), _quiet_sdk():
-        return _Builder(plan, config, session(config)).build()
+        return _Builder(plan, config, session(plan, config)).build()
 
 
 def definition(plan: PipelinePlan, config: Config) -> dict[str, Any]:

@@ -1,38 +1,14 @@
-"""The SageMaker Model Registry of one model: the versions its pipeline registered into its model package
-group, and a person's decision on each (Approved or Rejected)."""
+"""The SageMaker Model Registry of one model (dev and prod): the versions its pipeline registered into its
+model package group, and a person's decision on each."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from utils.aws.session import EndpointSession
-from utils.config_reader import Config, ConfigError
-from utils.errors import PipelineError, RefusedError
-from utils.workflow import pipeline_name
-
-Decision = Literal["Approved", "Rejected"]
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    version: int
-    arn: str
-    status: str
-    created: datetime
-    model_data: str | None
-    note: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "arn": self.arn,
-            "status": self.status,
-            "created": self.created.isoformat(),
-            "model_data": self.model_data,
-            "note": self.note,
-        }
+from utils.config_reader import Config
+from utils.errors import PipelineError
+from utils.registry import Decision, ModelVersion, unknown_version
 
 
 def _version(described: dict[str, Any]) -> ModelVersion:
@@ -47,7 +23,7 @@ def _version(described: dict[str, Any]) -> ModelVersion:
     )
 
 
-class ModelRegistry:
+class SageMakerModelRegistry:
     """The model package group `<pipeline.name>-<model>` (the pipeline's name), through the SageMaker API."""
 
     def __init__(self, config: Config, group: str) -> None:
@@ -76,16 +52,12 @@ class ModelRegistry:
         found = [_version(self.client.describe_model_package(ModelPackageName=arn)) for arn in arns]
         return sorted(found, key=lambda version: version.version, reverse=True)
 
-    def latest_approved(self) -> ModelVersion | None:
-        return next((v for v in self.versions() if v.status == "Approved"), None)
-
     def decide(self, version: int, decision: Decision, note: str | None = None) -> ModelVersion:
         """Approve or reject one version; `note` is kept as its approval description."""
         versions = self.versions()
         chosen = next((v for v in versions if v.version == version), None)
         if chosen is None:
-            known = ", ".join(str(v.version) for v in versions) or "none yet"
-            raise RefusedError(f"{self.group} has no version {version} (versions: {known})")
+            raise unknown_version(self.group, version, versions)
         described = self.client.describe_model_package(ModelPackageName=chosen.arn)
         update: dict[str, Any] = {"ModelPackageArn": chosen.arn, "ModelApprovalStatus": decision}
         if note:
@@ -94,12 +66,3 @@ class ModelRegistry:
             update["CustomerMetadataProperties"] = described["CustomerMetadataProperties"]
         self.client.update_model_package(**update)
         return _version(self.client.describe_model_package(ModelPackageName=chosen.arn))
-
-
-def model_registry(config: Config) -> ModelRegistry:
-    if config.is_local:
-        raise ConfigError(
-            f"--env {config.environment.value} has no model registry: models are registered by the SageMaker "
-            "pipeline (--env dev or prod)"
-        )
-    return ModelRegistry(config, pipeline_name(config))

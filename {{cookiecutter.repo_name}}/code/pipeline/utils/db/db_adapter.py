@@ -18,7 +18,15 @@ from sqlalchemy.pool import NullPool
 
 from utils.db import migrate
 from utils.db.enum import JobStatus, JobType
-from utils.db.schema import FEATURE_COLUMNS, Job, JobTransition, Prediction, SourceSample, utc_now
+from utils.db.schema import (
+    FEATURE_COLUMNS,
+    Job,
+    JobTransition,
+    ModelVersion,
+    Prediction,
+    SourceSample,
+    utc_now,
+)
 from utils.errors import DatabaseError
 from utils.job_specs import ID_COLUMN, LABEL_COLUMN
 
@@ -367,3 +375,65 @@ class DbAdapter:
                     select(Prediction).where(Prediction.run_id == run_id).order_by(Prediction.sample_id)
                 )
             )
+
+    # Model versions (the local model registry)
+
+    def add_model_version(
+        self,
+        *,
+        model_name: str,
+        status: str,
+        model_data: str,
+        report: str | None,
+        metrics: dict[str, Any],
+        pipeline_execution: str,
+    ) -> ModelVersion:
+        """A new version of the model, numbered one past its latest. Two registrations at once cannot share a
+        number: the table's unique (model, version) turns the second into a `DatabaseError`."""
+        try:
+            with self.session() as session:
+                latest = session.scalar(
+                    select(func.max(ModelVersion.version)).where(ModelVersion.model_name == model_name)
+                )
+                version = ModelVersion(
+                    model_name=model_name,
+                    version=(latest or 0) + 1,
+                    status=status,
+                    model_data=model_data,
+                    report=report,
+                    metrics=metrics,
+                    pipeline_execution=pipeline_execution,
+                )
+                session.add(version)
+        except SQLAlchemyError as exc:
+            raise DatabaseError(describe_error(self.url, exc)) from None
+        return version
+
+    def model_versions(self, model_name: str) -> list[ModelVersion]:
+        """Every version of the model, newest first."""
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(ModelVersion)
+                    .where(ModelVersion.model_name == model_name)
+                    .order_by(ModelVersion.version.desc())
+                )
+            )
+
+    def set_model_version_status(
+        self, model_name: str, version: int, status: str, note: str | None
+    ) -> ModelVersion | None:
+        """Record a decision on one version (None: the model has no such version); a note replaces the
+        version's note, no note keeps it."""
+        with self.session() as session:
+            found = session.scalars(
+                select(ModelVersion)
+                .where(ModelVersion.model_name == model_name)
+                .where(ModelVersion.version == version)
+            ).one_or_none()
+            if found is None:
+                return None
+            found.status = status
+            if note:
+                found.note = note
+        return found

@@ -1,11 +1,23 @@
-"""Tables: the example's source data, every job with its status history, and the predictions written back."""
+"""Tables: the example's source data, every job with its status history, the predictions written back, and
+the model versions the local pipeline registered."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from utils.db.enum import JobStatus, JobType
@@ -126,3 +138,25 @@ class Prediction(Base):
     prediction: Mapped[int] = mapped_column(Integer)
     probability: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class ModelVersion(Base):
+    """A model the local SageMaker pipeline registered after its quality gate passed: the local stand-in for
+    a version of the model package group, with a person's decision on it (SageMaker's approval statuses)."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_name", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(64), index=True)
+    # Counts up from 1 for each model, as a model package group numbers its versions.
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    # The model archive and the evaluation report, in the run folder the execution's outputs were copied to.
+    model_data: Mapped[str] = mapped_column(String(1024))
+    report: Mapped[str | None] = mapped_column(String(1024))
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    pipeline_execution: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)

@@ -1,0 +1,241 @@
+"""A local plan of the pipeline (`utils.workflow`, `--env local`) run on this machine by SageMaker's local
+pipeline runner: every Processing and Training step a local-mode job in Docker, the Condition and Fail steps
+evaluated on the host, the steps one after the other.
+
+What differs from an execution on SageMaker, and why:
+
+- S3. The runner reads and writes `s3://` locations only (its JsonGet, which the quality gate uses, reads
+  nothing else), so each local execution gets an S3 of its own: an in-memory moto server on 127.0.0.1,
+  started for the execution and gone with it, bucket `local-pipeline`. The raw data is uploaded to it first;
+  at the end the execution's outputs are copied to `runs/<run folder>/<stage>/`. No AWS account, credentials
+  or network is used: every AWS call of the process goes to that server while the execution runs.
+- Registration. The runner has no registration step: once the gate has passed, the model is registered on the
+  host, in the job database (`utils.registry.LocalModelRegistry`), PendingManualApproval as on SageMaker.
+- No step caching or retries; instance types are local ones (configs/local.yaml).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import shutil
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from utils.aws.local_containers import hand_back_ownership, job_containers, log_tail, remove_containers
+from utils.aws.pipelines import StepState, build_pipeline
+from utils.aws.s3_client import join
+from utils.aws.sdk_workarounds import SDK_CONFIG, environment_region
+from utils.aws.session import EndpointSession
+from utils.config_reader import Config
+from utils.errors import PipelineError
+from utils.workflow import EXECUTION_ID, INPUT_DATA, PipelinePlan
+
+# While an execution runs, every AWS client of the process talks to its S3 with throwaway keys (the key id and
+# the secret are both this word): nothing can reach an AWS account, whatever profile or credentials the
+# environment names.
+_THROWAWAY_KEY = "local"
+_OFFLINE_VARIABLES: dict[str, str | None] = {
+    **dict.fromkeys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), _THROWAWAY_KEY),
+    **dict.fromkeys(("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")),
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+# The runner's own log lines that say where an execution is.
+_RUNNER_LOGGERS = ("sagemaker.mlops.local.pipeline_entities", "sagemaker.mlops.local.pipeline")
+
+
+@dataclass(frozen=True)
+class LocalExecution:
+    execution_id: str
+    status: str  # Succeeded or Failed, as SageMaker words it
+    failure_reason: str | None
+    steps: list[StepState]
+    # The gate's outcome; None when the execution ended before the gate.
+    gate_passed: bool | None
+    # Where the execution's outputs were copied, by `<stage>/<output>` (e.g. training/model).
+    outputs: dict[str, Path]
+
+
+@contextmanager
+def _variables(values: dict[str, str | None]) -> Iterator[None]:
+    """The environment variables set (None: unset) inside the block, then as they were."""
+    before = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def local_s3() -> Iterator[str]:
+    """An in-memory S3 (moto) on 127.0.0.1 for the block, as every AWS call's endpoint; yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    try:
+        with _variables({**_OFFLINE_VARIABLES, "AWS_ENDPOINT_URL": endpoint}):
+            yield endpoint
+    finally:
+        server.stop()
+
+
+class _StepProgress(logging.Handler):
+    """Turns the runner's log lines into a call per step start and end."""
+
+    def __init__(self, on_step: Callable[[str], None]) -> None:
+        super().__init__(logging.INFO)
+        self.on_step = on_step
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith(("Starting pipeline step", "Pipeline step")):
+            self.on_step(message)
+
+
+@contextmanager
+def warnings_only() -> Iterator[None]:
+    """The SDK logs every job's details (its Compose file, each endpoint and credential lookup) at INFO
+    through handlers it gives the root logger: inside the block those show warnings and errors only."""
+    levels = [(handler, handler.level) for handler in logging.getLogger().handlers]
+    for handler, level in levels:
+        handler.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        for handler, level in levels:
+            handler.setLevel(level)
+
+
+@contextmanager
+def _progress(on_step: Callable[[str], None]) -> Iterator[None]:
+    """`on_step` with the runner's line for each step's start and end."""
+    handler = _StepProgress(on_step)
+    loggers = [logging.getLogger(name) for name in _RUNNER_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+
+def _upload_folder(s3: Any, folder: Path, uri: str) -> None:
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
+    if not files:
+        raise PipelineError(f"{INPUT_DATA} {folder} holds no file")
+    for path in files:
+        s3.upload_file(str(path), bucket, join(prefix, path.relative_to(folder).as_posix()))
+
+
+def _copy_outputs(s3: Any, plan: PipelinePlan, execution_id: str, run_folder: Path) -> dict[str, Path]:
+    """Every output of the execution's steps, from `<model>/<stage>/<execution id>/<output>/...` in the local
+    S3 to `<run folder>/<stage>/<output>/...`."""
+    copied: dict[str, Path] = {}
+    bucket = plan.storage.bucket
+    for step in [*plan.steps, *plan.after_registration]:
+        stage = step.job.job_type.value
+        for data in step.job.outputs.values():
+            uri = data.uri.replace(EXECUTION_ID, execution_id).rstrip("/")
+            key_prefix = uri.removeprefix(f"s3://{bucket}/") + "/"
+            folder = uri.rsplit("/", 1)[-1]
+            target = run_folder / stage / folder
+            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix)
+            keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+            for key in keys:
+                destination = target / key.removeprefix(key_prefix)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, key, str(destination))
+            if keys:
+                copied[f"{stage}/{folder}"] = target
+    return copied
+
+
+def run_locally(
+    plan: PipelinePlan,
+    config: Config,
+    parameters: dict[str, str],
+    raw_data: Path,
+    run_folder: Path,
+    on_step: Callable[[str], None],
+) -> LocalExecution:
+    """Run the plan's pipeline in Docker on `raw_data` (a folder), with `parameters` set for this
+    execution, and copy its outputs to `run_folder`. The execution's containers never outlive the call."""
+    from sagemaker.mlops.local.local_pipeline_session import LocalPipelineSession
+
+    container_root = run_folder / "containers"
+    container_root.mkdir(parents=True, exist_ok=True)
+    kinds = {parameter.name: parameter.kind for parameter in plan.parameters}
+    try:
+        with local_s3() as endpoint, environment_region(config.aws.region):
+            local_config = config.model_copy(
+                update={"aws": config.aws.model_copy(update={"endpoint_url": endpoint})}
+            )
+            boto_session = EndpointSession(config.aws.region, endpoint)
+            s3 = boto_session.client("s3")
+            where = {} if config.aws.region == "us-east-1" else {"LocationConstraint": config.aws.region}
+            s3.create_bucket(
+                Bucket=plan.storage.bucket, **({"CreateBucketConfiguration": where} if where else {})
+            )
+            raw_uri = (
+                f"s3://{plan.storage.bucket}/{join(config.model_name, 'collection', run_folder.name, 'raw')}"
+            )
+            _upload_folder(s3, raw_data, raw_uri)
+            values: dict[str, Any] = {
+                name: float(value) if kinds[name] == "float" else value for name, value in parameters.items()
+            }
+            values[INPUT_DATA] = raw_uri
+            pipeline = build_pipeline(plan, local_config)
+            runner = LocalPipelineSession(boto_session=boto_session, sagemaker_config=SDK_CONFIG)
+            runner.config = {"local": {"local_code": False, "container_root": str(container_root)}}
+            runner.create_pipeline(pipeline, f"{plan.name}: the lifecycle, on this machine")
+            with log_tail(), warnings.catch_warnings(), warnings_only(), _progress(on_step):
+                # As for a local job (utils.aws.local_containers.run_local_job): local mode never closes the
+                # pipe it reads Compose's output from, and says so when it is collected.
+                warnings.simplefilter("ignore", ResourceWarning)
+                execution = runner.start_pipeline_execution(PipelineName=plan.name, PipelineParameters=values)
+                gc.collect()
+            described = execution.describe()
+            steps = [
+                StepState(step["StepName"], step["StepStatus"], step.get("FailureReason"))
+                for step in execution.list_steps()["PipelineExecutionSteps"]
+            ]
+            gate = execution.step_execution.get(plan.gate.name)
+            outcome = gate.properties.get("Outcome") if gate is not None and gate.properties else None
+            execution_id = str(execution.pipeline_execution_name)
+            outputs = _copy_outputs(s3, plan, execution_id, run_folder)
+    finally:
+        remove_containers(job_containers(str(container_root)))
+        hand_back_ownership(str(container_root), plan.registration.image_uri)
+        # The runner's working copies: every output worth keeping was copied out of the local S3.
+        shutil.rmtree(container_root, ignore_errors=True)
+    return LocalExecution(
+        execution_id=execution_id,
+        status=str(described["PipelineExecutionStatus"]),
+        failure_reason=described.get("FailureReason"),
+        steps=steps,
+        gate_passed=None if outcome is None else bool(outcome),
+        outputs=outputs,
+    )

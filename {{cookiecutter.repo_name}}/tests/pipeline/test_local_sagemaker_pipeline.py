@@ -1,0 +1,120 @@
+"""The SageMaker pipeline's definition run on this machine (`scripts/local_run/sagemaker_pipeline.sh`): real
+images, SageMaker's local pipeline runner, the local run's in-memory S3, and the local model registry. Docker
+tier: `poetry run pytest -m docker` (fails, never skips, without Docker)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.local_runs import leftover_containers, run_module, run_script
+
+from utils.config_reader import load_config
+from utils.job_specs import EVALUATION_METRICS_KEY
+
+pytestmark = pytest.mark.docker
+
+
+@dataclass
+class Run:
+    folder: Path
+    result: subprocess.CompletedProcess[str]
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads((self.folder / "pipeline-execution.json").read_text())
+        return loaded
+
+
+@pytest.fixture(scope="module")
+def runs_dir(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("runs")
+
+
+def pipeline_run(runs_dir: Path, run_folder: str, *parameters: str) -> Run:
+    arguments = [item for parameter in parameters for item in ("--parameter", parameter)]
+    result = run_script("sagemaker_pipeline.sh", "--run-folder", run_folder, *arguments, runs_dir=runs_dir)
+    return Run(runs_dir / run_folder, result)
+
+
+@pytest.fixture(scope="module")
+def passed(runs_dir: Path) -> Run:
+    run = pipeline_run(runs_dir, "gate-passes")
+    if run.result.returncode != 0:
+        pytest.fail(f"sagemaker_pipeline.sh exited {run.result.returncode}:\n{run.result.stderr[-4000:]}")
+    return run
+
+
+def test_a_local_execution_passes_the_gate_and_registers_a_version_pending_approval(
+    passed: Run, runs_dir: Path
+) -> None:
+    summary = passed.summary
+    steps = {step["name"]: step["status"] for step in summary["steps"]}
+    assert steps == {
+        "Preprocess": "Succeeded",
+        "Training": "Succeeded",
+        "Evaluation": "Succeeded",
+        "QualityGate": "Succeeded",
+        "Inference": "Succeeded",
+    }
+    listed = run_module(runs_dir, "batches.registry", "--env", "local", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [version] = json.loads(listed.stdout)
+    assert version["version"] == summary["registered_version"]
+    assert version["status"] == "PendingManualApproval"
+    assert Path(version["model_data"]).is_relative_to(passed.folder)
+    assert Path(version["model_data"]).is_file()
+    report = json.loads((passed.folder / "evaluation" / "report" / "evaluation.json").read_text())
+    metric = load_config("local").jobs.quality_gate.metric
+    assert version["metrics"][metric] == report[EVALUATION_METRICS_KEY][metric]["value"]
+    assert (
+        f"approve it with `batches.registry --env local approve {version['version']}`" in passed.result.stderr
+    )
+
+
+def test_a_local_execution_copies_every_steps_outputs_into_its_run_folder(passed: Run) -> None:
+    for folder in ("preprocess/train", "preprocess/test", "evaluation/report", "inference/predictions"):
+        assert any(path.is_file() for path in (passed.folder / folder).rglob("*")), folder
+    predictions = (passed.folder / "inference" / "predictions" / "data.csv").read_text().splitlines()
+    raw = (passed.folder / "collection" / "raw" / "data.csv").read_text().splitlines()
+    assert len(predictions) == len(raw)
+    # The runner's working copies go; the outputs stay.
+    assert not (passed.folder / "containers").exists()
+
+
+def test_status_shows_the_latest_local_execution(passed: Run, runs_dir: Path) -> None:
+    status = run_module(runs_dir, "batches.pipeline", "--env", "local", "status")
+
+    assert status.returncode == 0, status.stderr
+    assert f"execution: {passed.summary['execution']}" in status.stdout
+    assert "status: Succeeded" in status.stdout
+    assert "step QualityGate: Succeeded" in status.stdout
+
+
+def test_a_threshold_no_model_reaches_fails_at_the_gate_naming_it_and_leaves_no_container(
+    passed: Run, runs_dir: Path
+) -> None:
+    gate = load_config("local").jobs.quality_gate
+    # Above any score this model reaches (maximize), or below (minimize).
+    threshold, shortfall = ("0.99999", "is below") if gate.direction == "maximize" else ("-1.0", "is above")
+    failed = pipeline_run(runs_dir, "gate-fails", f"QualityThreshold={threshold}")
+
+    assert failed.result.returncode == 1
+    [error] = [line for line in failed.result.stderr.splitlines() if line.startswith("error:")]
+    assert "QualityGateFailed" in error
+    assert f"{gate.metric} " in error
+    assert f"{shortfall} QualityThreshold {threshold}" in error
+    steps = {step["name"]: step["status"] for step in failed.summary["steps"]}
+    assert steps["QualityGate"] == "Succeeded"
+    assert steps["QualityGateFailed"] == "Failed"
+    assert "Inference" not in steps
+    assert failed.summary["registered_version"] is None
+    assert leftover_containers(runs_dir) == []
+    listed = run_module(runs_dir, "batches.registry", "--env", "local", "list", "--json")
+    assert [version["version"] for version in json.loads(listed.stdout)] == [
+        passed.summary["registered_version"]
+    ]
