@@ -7,6 +7,9 @@ starts."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine, text
@@ -20,16 +23,31 @@ POSTGRES_URL_VARIABLE = "TEST_DATABASE_URL"
 
 def prepare_database(backend: str, runs_dir: Path) -> str:
     """An empty job database with the schema and the seeded source table."""
-    if backend == "postgresql":
-        url = postgres_url()
-        drop_schema(url)
-    else:
-        url = f"sqlite:///{runs_dir / 'test.sqlite3'}"
+    if backend == "sqlite":
+        path = runs_dir / "test.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_sqlite_template(), path)
+        return f"sqlite:///{path}"
+    url = postgres_url()
+    drop_schema(url)
+    _migrate_and_seed(url)
+    return url
+
+
+def _migrate_and_seed(url: str) -> None:
     db = DbAdapter(url)
     db.upgrade_schema()
     db.seed_source_samples(breast_cancer_rows)
     db.close()
-    return url
+
+
+@cache
+def _sqlite_template() -> Path:
+    """One migrated and seeded SQLite file per test process, copied for each test (migrating and seeding
+    again takes longer than most tests)."""
+    path = Path(tempfile.mkdtemp(prefix="job-db-")) / "template.sqlite3"
+    _migrate_and_seed(f"sqlite:///{path}")
+    return path
 
 
 def postgres_url() -> str:
