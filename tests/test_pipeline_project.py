@@ -50,6 +50,7 @@ def test_every_environment_config_carries_the_answers(tmp_path: Path) -> None:
             "role_arn": "arn:aws-cn:iam::210987654321:role/SageMakerExecutionRole",
         }
         assert config["storage"] == {"bucket": "ml-data-cn", "prefix": "teams/fraud"}
+        assert config["network"] == {"subnets": [], "security_group_ids": []}
         assert config["images"] == {"registry": registry, "repository_prefix": "ml/fraud"}
     local = load(project, "local")
     assert local["mode"] == "local"

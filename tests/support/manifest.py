@@ -134,6 +134,7 @@ COMMON = [
     "tests/pipeline/test_batches_on_moto.py",
     "tests/pipeline/test_chain_on_moto.py",
     "tests/pipeline/test_config_reader.py",
+    "tests/pipeline/test_data_channels.py",
     "tests/pipeline/test_db.py",
     "tests/pipeline/test_image_inputs.py",
     "tests/pipeline/test_job_definition.py",

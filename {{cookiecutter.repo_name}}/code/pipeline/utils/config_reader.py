@@ -14,6 +14,8 @@ Overrides (applied after the file is read, before validation):
   to; without it each batch opens a new folder named after its own run id.
 - `PIPELINE_MODEL`: the model whose settings (`models.<name>`) a batch uses, as `--model` does; not needed
   when the file has settings for one model only.
+- `SAGEMAKER_SUBNETS`, `SAGEMAKER_SECURITY_GROUP_IDS`: comma-separated subnet and security group ids of the
+  VPC the jobs run in (`network.subnets`, `network.security_group_ids`); an FSx for Lustre channel needs both.
 """
 
 from __future__ import annotations
@@ -58,6 +60,13 @@ PLATFORM_PATTERN = r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"
 ENV_RUNS_DIR = "PIPELINE_RUNS_DIR"
 ENV_RUN_FOLDER = "PIPELINE_RUN_FOLDER"
 ENV_MODEL = "PIPELINE_MODEL"
+ENV_SUBNETS = "SAGEMAKER_SUBNETS"
+ENV_SECURITY_GROUPS = "SAGEMAKER_SECURITY_GROUP_IDS"
+# A training channel's source: an S3 prefix, or a folder of an FSx for Lustre file system
+# (fsx://<file-system-id>/<mount name>/<path>).
+CHANNEL_SOURCE = (
+    r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?|fsx://fs-[0-9a-f]{8,17}/[A-Za-z0-9]+(/\S*)?)$"
+)
 
 
 class ConfigError(RefusedError):
@@ -149,6 +158,17 @@ class JobSettings(_Strict):
     # or a share of its objects to each (ShardedByS3Key). A model input always goes whole to every instance.
     distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
     parameters: dict[str, str | int | float | bool] = {}
+    # Training only: each channel's source and input mode (see ChannelSettings).
+    channels: dict[str, ChannelSettings] = {}
+
+
+class ChannelSettings(_Strict):
+    """Where a training channel reads from and how. No source: the preprocess run's split of that name."""
+
+    source: Annotated[str, Field(pattern=CHANNEL_SOURCE)] | None = None
+    # File: copied to the instance first; FastFile: streamed from S3 as files are read; Pipe: streamed as a
+    # FIFO. An FSx for Lustre source is mounted, whatever the mode says.
+    input_mode: Literal["File", "FastFile", "Pipe"] = "File"
 
 
 class QualityGate(_Strict):
@@ -173,6 +193,13 @@ class JobsSettings(_Strict):
     inference_model: Literal["latest_training", "latest_approved"] = "latest_training"
 
 
+class NetworkSettings(_Strict):
+    """The VPC the jobs run in: its subnets and security groups (an FSx for Lustre channel needs both)."""
+
+    subnets: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = []
+    security_group_ids: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] = []
+
+
 class PipelineSettings(_Strict):
     """SageMaker Pipelines: `<name>-<model>` names each model's pipeline and its model package group."""
 
@@ -190,6 +217,7 @@ class Config(_Strict):
     storage: StorageSettings | None = None
     images: ImageSettings
     database: DatabaseSettings
+    network: NetworkSettings = NetworkSettings()
     pipeline: PipelineSettings
     models: Annotated[dict[ModelName, JobsSettings], Field(min_length=1)]
     # The model a batch works on (`--model`, PIPELINE_MODEL or the only one); None while several are possible.
@@ -288,6 +316,12 @@ def _apply_overrides(raw: dict[str, Any], environ: dict[str, str] | os._Environ[
             raw.setdefault("images", {})
             if isinstance(raw["images"], dict):
                 raw["images"][key] = environ[variable]
+    for variable, key in ((ENV_SUBNETS, "subnets"), (ENV_SECURITY_GROUPS, "security_group_ids")):
+        if environ.get(variable):
+            if raw.get("network") is None:
+                raw["network"] = {}
+            if isinstance(raw["network"], dict):
+                raw["network"][key] = [item.strip() for item in environ[variable].split(",") if item.strip()]
     raw["runs_dir"] = Path(environ.get(ENV_RUNS_DIR) or REPO_ROOT / "runs").resolve()
     if environ.get(ENV_RUN_FOLDER):
         raw["run_folder"] = environ[ENV_RUN_FOLDER]

@@ -8,16 +8,26 @@ Pure data and the rules that build it from the config; imports no AWS library.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol
 
-from utils.config_reader import Config, JobSettings
+from utils.config_reader import (
+    CHANNEL_SOURCE,
+    ENV_SECURITY_GROUPS,
+    ENV_SUBNETS,
+    ChannelSettings,
+    Config,
+    JobSettings,
+)
 from utils.db.enum import JobStatus, JobType
 from utils.errors import RefusedError
 from utils.job_specs import (
     MODEL_INPUT,
     PROCESSING_SPECS,
+    TRAINING_CHANNELS,
     TRAINING_METRICS,
     TRAINING_OUTPUTS,
     training_input_path,
@@ -26,16 +36,45 @@ from utils.layout import RunLayout
 
 Parameter = str | int | float | bool
 Distribution = Literal["FullyReplicated", "ShardedByS3Key"]
+InputMode = Literal["File", "FastFile", "Pipe"]
+_FSX = re.compile(r"^fsx://(?P<file_system>fs-[0-9a-f]+)(?P<path>/.+)$")
+
+
+@dataclass(frozen=True)
+class FsxLocation:
+    """A folder of an FSx for Lustre file system: `fsx://<file-system-id>/<mount name>/<path>`."""
+
+    file_system_id: str
+    directory_path: str  # /<mount name>/<path>, as SageMaker takes it
+
+    @classmethod
+    def parse(cls, uri: str) -> FsxLocation | None:
+        match = _FSX.match(uri)
+        return cls(match["file_system"], match["path"].rstrip("/")) if match else None
 
 
 @dataclass(frozen=True)
 class DataInput:
     """A location the job reads, mounted at `container_path`. With several instances, `FullyReplicated`
-    gives every instance all of it and `ShardedByS3Key` each instance a share of its objects."""
+    gives every instance all of it and `ShardedByS3Key` each instance a share of its objects. A training
+    channel reads it in `input_mode`; an FSx for Lustre location is mounted."""
 
     uri: str
     container_path: str
     distribution: Distribution = "FullyReplicated"
+    input_mode: InputMode = "File"
+
+    @property
+    def fsx(self) -> FsxLocation | None:
+        return FsxLocation.parse(self.uri)
+
+
+@dataclass(frozen=True)
+class Network:
+    """The VPC a job runs in."""
+
+    subnets: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -74,6 +113,7 @@ class JobDefinition:
     entrypoint: tuple[str, ...] = ()
     metric_regexes: dict[str, str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
+    network: Network | None = None
 
     @property
     def is_training(self) -> bool:
@@ -141,6 +181,62 @@ def with_overrides(configured: Mapping[str, Parameter], overrides: list[str] | N
     return parameters
 
 
+def channel_sources(config: Config, overrides: list[str] | None) -> dict[str, str]:
+    """The training channels that do not read the preprocess run's split: `models.<model>.training.channels`
+    sources, then `--input CHANNEL=URI` overrides. Refused before anything runs: an unknown channel, a source
+    that is neither s3:// nor fsx://, an FSx channel on SageMaker without subnets and security groups, and
+    locally an S3 source (an FSx source reads the folder `<runs>/fsx/<file-system-id>/<mount>/<path>`)."""
+    configured = config.jobs.training.channels
+    unknown = sorted(set(configured) - set(TRAINING_CHANNELS))
+    if unknown:
+        raise RefusedError(
+            f"models.{config.model_name}.training.channels: no channel {', '.join(unknown)} "
+            f"(channels: {', '.join(TRAINING_CHANNELS)})"
+        )
+    sources = {name: channel.source for name, channel in configured.items() if channel.source}
+    for item in overrides or []:
+        name, separator, uri = item.partition("=")
+        if not separator or name not in TRAINING_CHANNELS:
+            raise RefusedError(
+                f"--input {item!r}: expected CHANNEL=URI with CHANNEL one of {', '.join(TRAINING_CHANNELS)}"
+            )
+        if not re.match(CHANNEL_SOURCE, uri):
+            raise RefusedError(
+                f"--input {item!r}: the source is s3://BUCKET/PREFIX or fsx://FILE-SYSTEM-ID/MOUNT-NAME/PATH"
+            )
+        sources[name] = uri
+    if config.is_local:
+        return {name: _local_source(config, name, uri) for name, uri in sources.items()}
+    fsx = sorted(name for name, uri in sources.items() if FsxLocation.parse(uri))
+    missing = [
+        f"{variable} (network.{key})"
+        for variable, key, values in (
+            (ENV_SUBNETS, "subnets", config.network.subnets),
+            (ENV_SECURITY_GROUPS, "security_group_ids", config.network.security_group_ids),
+        )
+        if not values
+    ]
+    if fsx and missing:
+        raise RefusedError(
+            f"FSx for Lustre channel {', '.join(fsx)} needs the job in the file system's VPC: set "
+            f"{' and '.join(missing)}; no job was created"
+        )
+    return sources
+
+
+def _local_source(config: Config, channel: str, uri: str) -> str:
+    location = FsxLocation.parse(uri)
+    if location is None:
+        raise RefusedError(
+            f"channel {channel}: --env local reads folders on this machine, not {uri}; an fsx:// source "
+            f"reads {config.runs_dir}/fsx/<file-system-id>/<mount name>/<path>"
+        )
+    folder = config.runs_dir / "fsx" / location.file_system_id / location.directory_path.lstrip("/")
+    if not folder.is_dir():
+        raise RefusedError(f"channel {channel}: {uri} reads {folder} locally, and there is no such folder")
+    return Path(folder).as_posix()
+
+
 def define_job(
     config: Config,
     job_type: JobType,
@@ -164,7 +260,9 @@ def define_job(
     input_path: Callable[[str], str]
     entrypoint: tuple[str, ...] = ()
     metric_regexes: dict[str, str] = {}
+    input_modes: dict[str, ChannelSettings] = {}
     if job_type is JobType.TRAINING:  # the image's `train`, with channels and the toolkit's folders
+        input_modes = settings.channels
         input_path, output_paths, metric_regexes = (
             training_input_path,
             TRAINING_OUTPUTS,
@@ -185,6 +283,7 @@ def define_job(
                 uri,
                 input_path(input_name),
                 "FullyReplicated" if input_name == MODEL_INPUT else settings.distribution,
+                input_modes.get(input_name, ChannelSettings()).input_mode,
             )
             for input_name, uri in inputs.items()
         },
@@ -192,4 +291,12 @@ def define_job(
         parameters=with_overrides(settings.parameters, overrides),
         entrypoint=entrypoint,
         metric_regexes=metric_regexes,
+        network=_network(config),
     )
+
+
+def _network(config: Config) -> Network | None:
+    network = config.network
+    if config.is_local or not (network.subnets or network.security_group_ids):
+        return None
+    return Network(tuple(network.subnets), tuple(network.security_group_ids))

@@ -6,10 +6,11 @@ from typing import Annotated
 
 import typer
 
-from batches.cli import DetachOption, EnvOption, ModelOption, ParamOption, open_context
+from batches.cli import DetachOption, EnvOption, ModelOption, ParamOption, errors_as_exit, open_context
 from batches.jobs import run_job
+from utils.config_reader import load_config
 from utils.db.enum import JobType
-from utils.job_definition import define_job
+from utils.job_definition import channel_sources, define_job
 from utils.job_specs import TRAINING_CHANNELS
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -25,8 +26,20 @@ def main(
         str | None,
         typer.Option(help="Preprocess run whose splits to train on (default: the latest completed one)."),
     ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            metavar="CHANNEL=URI",
+            help="Read a channel from s3://BUCKET/PREFIX or fsx://FILE-SYSTEM-ID/MOUNT-NAME/PATH for this "
+            "run (repeatable), instead of models.<model>.training.channels or the preprocess run's split.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Submit a training job with the train and validation channels of a preprocess run."""
+    with errors_as_exit():  # a channel that cannot work stops the batch before any AWS call
+        sources = channel_sources(load_config(env, model=model), source)
     with open_context(env, model, detach=detach) as ctx:
         preprocess = ctx.upstream(JobType.PREPROCESS, preprocess_run_id)
         run, name = ctx.new_run(JobType.TRAINING)
@@ -39,7 +52,10 @@ def main(
             run,
             name,
             image_uri=ctx.image_uri,
-            inputs={channel: preprocess.output_uris[channel] for channel in TRAINING_CHANNELS},
+            inputs={
+                channel: sources.get(channel) or preprocess.output_uris[channel]
+                for channel in TRAINING_CHANNELS
+            },
             outputs=outputs,
             overrides=param,
         )

@@ -14,8 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from sagemaker.core.helper.session_helper import Session
-from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
-from sagemaker.core.training.configs import Compute, InputData, S3DataSource, StoppingCondition
+from sagemaker.core.network import NetworkConfig
+from sagemaker.core.shapes import (
+    Channel,
+    DataSource,
+    FileSystemDataSource,
+    ProcessingInput,
+    ProcessingOutput,
+    ProcessingS3Input,
+    ProcessingS3Output,
+)
+from sagemaker.core.training.configs import Compute, InputData, Networking, S3DataSource, StoppingCondition
 
 from utils.aws.sdk_workarounds import LocalInputsProcessor
 from utils.job_definition import JobDefinition
@@ -52,6 +61,13 @@ def processor(
         base_job_name=job.name,
         sagemaker_session=session,
         env=job.environment or None,
+        network_config=(
+            NetworkConfig(
+                subnets=list(job.network.subnets), security_group_ids=list(job.network.security_group_ids)
+            )
+            if job.network
+            else None
+        ),
     )
 
 
@@ -99,25 +115,48 @@ def trainer_settings(job: JobDefinition, where: Where = AS_DEFINED) -> dict[str,
             instance_count=job.resources.instance_count,
             volume_size_in_gb=job.resources.volume_size_gb,
         ),
+        "networking": (
+            Networking(
+                subnets=list(job.network.subnets), security_group_ids=list(job.network.security_group_ids)
+            )
+            if job.network
+            else None
+        ),
     }
 
 
-def training_channels(job: JobDefinition, local: bool, where: Where = AS_DEFINED) -> list[InputData]:
-    """Local mode mounts local folders (given as paths); SageMaker reads S3 prefixes with the definition's
-    distribution."""
+def training_channels(
+    job: JobDefinition, local: bool, where: Where = AS_DEFINED
+) -> list[InputData] | list[Channel]:
+    """Local mode mounts local folders (given as paths). SageMaker reads each channel in its input mode, as a
+    Channel of its own: an S3 prefix with the definition's distribution, or an FSx for Lustre folder, mounted
+    read-only. (An S3 source given as a plain location would come back with the File mode, whatever the
+    channel asked for.)"""
     if local:
         return [
             InputData(channel_name=name, data_source=str(Path(data.uri).resolve()))
             for name, data in job.inputs.items()
         ]
-    return [
-        InputData(
-            channel_name=name,
-            data_source=S3DataSource(
+    channels: list[Channel] = []
+    for name, data in job.inputs.items():
+        fsx = data.fsx
+        if fsx is not None:
+            source = DataSource(
+                file_system_data_source=FileSystemDataSource(
+                    file_system_id=fsx.file_system_id,
+                    file_system_type="FSxLustre",
+                    file_system_access_mode="ro",
+                    directory_path=fsx.directory_path,
+                )
+            )
+            channels.append(Channel(channel_name=name, data_source=source, input_mode="File"))
+            continue
+        source = DataSource(
+            s3_data_source=S3DataSource(
                 s3_data_type="S3Prefix",
                 s3_uri=where.inputs.get(name, data.uri),
                 s3_data_distribution_type=data.distribution,
-            ),
+            )
         )
-        for name, data in job.inputs.items()
-    ]
+        channels.append(Channel(channel_name=name, data_source=source, input_mode=data.input_mode))
+    return channels
