@@ -40,6 +40,7 @@ def test_every_environment_config_carries_the_answers(tmp_path: Path) -> None:
             "training",
             "evaluation",
             "inference",
+            "tuning",
             "quality_gate",
             "inference_model",
         }

@@ -63,6 +63,18 @@ ParamOption = Annotated[
     ),
 ]
 
+InputOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--input",
+        metavar="CHANNEL=URI",
+        help="Read a training channel from s3://BUCKET/PREFIX or fsx://FILE-SYSTEM-ID/MOUNT-NAME/PATH "
+        "in this run (repeatable), instead of models.<model>.training.channels or the preprocess run's "
+        "split.",
+        show_default=False,
+    ),
+]
+
 console = Console(stderr=True, soft_wrap=True)
 
 

@@ -180,6 +180,54 @@ class QualityGate(_Strict):
     threshold: float
 
 
+class RangeSettings(_Strict):
+    """One hyperparameter's search range: `integer` or `continuous` from `min` to `max` (on a `scaling`), or
+    `categorical` among `values`."""
+
+    type: Literal["integer", "continuous", "categorical"]
+    min: float | None = None
+    max: float | None = None
+    values: list[str | int | float] | None = None
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
+
+    @model_validator(mode="after")
+    def _bounds_or_values(self) -> RangeSettings:
+        if self.type == "categorical":
+            if not self.values or self.min is not None or self.max is not None:
+                raise ValueError("a categorical range takes values (at least one), not min and max")
+        elif self.values is not None or self.min is None or self.max is None or self.min >= self.max:
+            raise ValueError(f"an {self.type} range takes min and max, min below max, not values")
+        elif self.scaling in ("Logarithmic", "ReverseLogarithmic") and self.min <= 0:
+            raise ValueError(f"{self.scaling} scaling needs min above 0")
+        return self
+
+
+class TuningSettings(_Strict):
+    """A hyperparameter search over the training job: the metric it optimises (one the training job logs,
+    matched by the job's metric regex), the ranges, and how SageMaker or the local search runs the trials."""
+
+    objective: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]
+    direction: Literal["maximize", "minimize"] = "maximize"
+    strategy: Literal["Bayesian", "Random", "Grid", "Hyperband"] = "Bayesian"
+    max_jobs: Annotated[int, Field(ge=1)]
+    max_parallel_jobs: Annotated[int, Field(ge=1)] = 1
+    early_stopping: Literal["Off", "Auto"] = "Off"
+    ranges: Annotated[dict[str, RangeSettings], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _strategy_fits_the_ranges(self) -> TuningSettings:
+        if self.strategy == "Grid":
+            continuous = sorted(name for name, item in self.ranges.items() if item.type == "continuous")
+            if continuous:
+                raise ValueError(
+                    f"strategy Grid cannot search the continuous range {', '.join(continuous)}: list its "
+                    "values as a categorical range, or use Bayesian or Random"
+                )
+        if self.max_parallel_jobs > self.max_jobs:
+            raise ValueError(f"max_parallel_jobs {self.max_parallel_jobs} is above max_jobs {self.max_jobs}")
+        return self
+
+
 class JobsSettings(_Strict):
     """One model's jobs: every model under `code/container/` has a block of these under `models:`."""
 
@@ -188,6 +236,8 @@ class JobsSettings(_Strict):
     evaluation: JobSettings
     inference: JobSettings
     quality_gate: QualityGate
+    # `batches.tuning`'s search; None: the model has no search configured.
+    tuning: TuningSettings | None = None
     # The model `batches.inference` predicts with unless told: the latest completed training run's, or the
     # latest version approved in the model registry (dev and prod).
     inference_model: Literal["latest_training", "latest_approved"] = "latest_training"

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from batches.cli import DetachOption, EnvOption, ModelOption, ParamOption, errors_as_exit, open_context
+from batches.cli import (
+    DetachOption,
+    EnvOption,
+    InputOption,
+    ModelOption,
+    ParamOption,
+    errors_as_exit,
+    open_context,
+)
 from batches.jobs import run_job
 from utils.config_reader import load_config
 from utils.db.enum import JobType
@@ -26,16 +34,7 @@ def main(
         str | None,
         typer.Option(help="Preprocess run whose splits to train on (default: the latest completed one)."),
     ] = None,
-    source: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--input",
-            metavar="CHANNEL=URI",
-            help="Read a channel from s3://BUCKET/PREFIX or fsx://FILE-SYSTEM-ID/MOUNT-NAME/PATH for this "
-            "run (repeatable), instead of models.<model>.training.channels or the preprocess run's split.",
-            show_default=False,
-        ),
-    ] = None,
+    source: InputOption = None,
 ) -> None:
     """Submit a training job with the train and validation channels of a preprocess run."""
     with errors_as_exit():  # a channel that cannot work stops the batch before any AWS call

@@ -224,11 +224,12 @@ def local_failure_reason(exc: BaseException, container_root: str, log: LogTail) 
 
 
 def run_local_job(
-    start: Callable[[], object], container_root: str, image_uri: str
+    start: Callable[[], object], container_root: str, image_uri: str, log_lines: list[str] | None = None
 ) -> tuple[JobStatus, str | None]:
     """Run one local-mode job to its end and say how it ended: Failed with the job's reason when the SDK
     raises, else by its containers' own exits (`containers_verdict`). The containers never outlive the call:
-    on Ctrl-C or SIGTERM (which pass through as BaseException) they are removed while still running."""
+    on Ctrl-C or SIGTERM (which pass through as BaseException) they are removed while still running. The end
+    of the job's log is added to `log_lines` when given."""
     reason: str | None = None
     try:
         with log_tail() as log, warnings.catch_warnings():
@@ -242,6 +243,8 @@ def run_local_job(
                 reason = local_failure_reason(exc, container_root, log)
                 traceback.clear_frames(exc.__traceback__)
             gc.collect()
+            if log_lines is not None:
+                log_lines.extend(_COLOURS.sub("", line) for line in log.lines)
     finally:
         ended = job_containers(container_root)
         remove_containers(ended)

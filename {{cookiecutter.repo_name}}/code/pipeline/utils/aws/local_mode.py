@@ -8,6 +8,7 @@ are usable (a training job's archive holds the model; a processing job wrote eac
 
 from __future__ import annotations
 
+import re
 import shutil
 import tarfile
 from datetime import datetime
@@ -41,6 +42,20 @@ def model_archive_problem(archive: Path) -> str | None:
         held = ", ".join(sorted(files)) if files else "nothing"
         return f"its model archive {archive} holds no {MODEL_FILE} (it holds {held})"
     return None
+
+
+def logged_metrics(job: JobDefinition, log: list[str]) -> dict[str, float]:
+    """What SageMaker would scrape from the job's log with its metric regexes: each metric's last value."""
+    found: dict[str, float] = {}
+    for name, regex in job.metric_regexes.items():
+        pattern = re.compile(regex)
+        for line in log:
+            for match in pattern.finditer(line):
+                try:
+                    found[name] = float(match.group(1))
+                except ValueError:
+                    continue
+    return found
 
 
 def empty_output_problem(outputs: dict[str, str]) -> str | None:
@@ -107,12 +122,14 @@ class LocalModeExecutor:
             local_container_root=str(container_root),
             **sdk_requests.trainer_settings(job),
         )
+        log: list[str] = []
         status, reason = run_local_job(
             lambda: trainer.train(
                 input_data_config=sdk_requests.training_channels(job, local=True), wait=True, logs=False
             ),
             job.run.local_container_root,
             job.image_uri,
+            log,
         )
         if status is not JobStatus.COMPLETED:
             return JobResult(name, status, reason)
@@ -124,4 +141,4 @@ class LocalModeExecutor:
         artifact = job.run.model_artifact(name, local=True)
         Path(artifact).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(produced, artifact)
-        return JobResult(name, JobStatus.COMPLETED, None, {"model": artifact})
+        return JobResult(name, JobStatus.COMPLETED, None, {"model": artifact}, logged_metrics(job, log))

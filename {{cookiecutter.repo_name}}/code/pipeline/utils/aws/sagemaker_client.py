@@ -66,18 +66,7 @@ class SageMakerExecutor:
 
     def _create_training_job(self, job: JobDefinition, session: Session) -> str:
         with role_validation_disabled(self.config.aws.endpoint_url is not None):
-            trainer = ModelTrainer(
-                training_mode=Mode.SAGEMAKER_TRAINING_JOB,
-                sagemaker_session=session,
-                role=self.config.aws.role_arn,
-                output_data_config=OutputDataConfig(s3_output_path=job.outputs["model_output"].uri),
-                checkpoint_config=CheckpointConfig(s3_uri=job.outputs["checkpoints"].uri),
-                **sdk_requests.trainer_settings(job),
-            )
-            if job.metric_regexes:
-                trainer.with_metric_definitions(
-                    [MetricDefinition(name=name, regex=regex) for name, regex in job.metric_regexes.items()]
-                )
+            trainer = training_trainer(self.config, job, session)
             trainer.train(
                 input_data_config=sdk_requests.training_channels(job, local=False), wait=False, logs=False
             )
@@ -97,3 +86,21 @@ class SageMakerExecutor:
             if status.is_terminal:
                 return description
             time.sleep(self.poll_seconds)
+
+
+def training_trainer(config: Config, job: JobDefinition, session: Session) -> ModelTrainer:
+    """The ModelTrainer of a training job definition: every location from the definition, the job's metric
+    regexes on it. Call inside `role_validation_disabled` where the endpoint is not AWS."""
+    trainer = ModelTrainer(
+        training_mode=Mode.SAGEMAKER_TRAINING_JOB,
+        sagemaker_session=session,
+        role=config.aws.role_arn,
+        output_data_config=OutputDataConfig(s3_output_path=job.outputs["model_output"].uri),
+        checkpoint_config=CheckpointConfig(s3_uri=job.outputs["checkpoints"].uri),
+        **sdk_requests.trainer_settings(job),
+    )
+    if job.metric_regexes:
+        trainer.with_metric_definitions(
+            [MetricDefinition(name=name, regex=regex) for name, regex in job.metric_regexes.items()]
+        )
+    return trainer

@@ -1,0 +1,1 @@
+"""Search the training job's hyperparameters: a SageMaker tuning job, or local-mode trials."""

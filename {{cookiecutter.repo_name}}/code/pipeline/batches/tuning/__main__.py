@@ -1,0 +1,3 @@
+from batches.tuning.batch import app
+
+app()

@@ -1,0 +1,266 @@
+"""Search the training job's hyperparameters (models.<model>.tuning): a SageMaker hyperparameter tuning job in
+dev and prod; locally, real local-mode training jobs drawn by Optuna over the same ranges, in parallel up to
+max_parallel_jobs. The best trial's model is then recorded as a training run, the one batches.evaluation
+takes next."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from batches import jobs
+from batches.cli import (
+    BatchContext,
+    EnvOption,
+    InputOption,
+    ModelOption,
+    console,
+    errors_as_exit,
+    open_context,
+)
+from utils.config_reader import ENV_RUN_FOLDER, PIPELINE_DIR, load_config
+from utils.db.enum import JobStatus, JobType
+from utils.errors import JobError, PipelineError
+from utils.job_definition import channel_sources, define_job
+from utils.job_specs import TRAINING_CHANNELS
+from utils.layout import RunLayout
+from utils.tuning import SearchSpace, sampler, search_space, suggest, tuning_job_name
+
+if TYPE_CHECKING:
+    from utils.db.schema import Job
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+# A local trial is a `batches.training` run; its record's run id is in the line it starts with.
+_TRIAL_RUN_ID = re.compile(r": training run (\S+) in ")
+
+
+@dataclass(frozen=True)
+class Best:
+    """The best trial: its training job, model, objective value and hyperparameters."""
+
+    job_name: str
+    model_uri: str
+    value: float
+    parameters: dict[str, Any]
+    trials: int
+    metrics: dict[str, Any]
+
+
+@app.command()
+def main(
+    env: EnvOption,
+    model: ModelOption = None,
+    max_trials: Annotated[
+        int | None,
+        typer.Option(help="Run at most this many trials (default: models.<model>.tuning.max_jobs).", min=1),
+    ] = None,
+    preprocess_run_id: Annotated[
+        str | None,
+        typer.Option(help="Preprocess run whose splits to train on (default: the latest completed one)."),
+    ] = None,
+    source: InputOption = None,
+) -> None:
+    """Run the search and record its best model as a training run."""
+    with errors_as_exit():  # a search or a channel that cannot work stops before any AWS call
+        config = load_config(env, model=model)
+        space = search_space(config, max_trials)
+        sources = channel_sources(config, source)
+    with open_context(env, model) as ctx:
+        preprocess = ctx.upstream(JobType.PREPROCESS, preprocess_run_id)
+        run, _ = ctx.new_run(JobType.TRAINING)
+        name = tuning_job_name(ctx.config.model_name)
+        inputs = {
+            channel: sources.get(channel) or preprocess.output_uris[channel] for channel in TRAINING_CHANNELS
+        }
+        console.print(
+            f"[cyan]{name}[/]: {space.strategy} search of {space.objective} ({space.direction}), "
+            f"{space.max_jobs} trials, {space.max_parallel_jobs} at a time, in {ctx.config.environment}",
+            highlight=False,
+        )
+        try:
+            if ctx.config.is_local:
+                best = local_search(ctx, space, name, run, preprocess, source or [])
+            else:
+                best = sagemaker_search(ctx, space, name, run, inputs)
+        except KeyboardInterrupt:
+            raise PipelineError(f"{name} stopped", exit_code=130) from None
+        record_best(ctx, run, name, best, preprocess, inputs, space)
+
+
+def sagemaker_search(
+    ctx: BatchContext, space: SearchSpace, name: str, run: RunLayout, inputs: dict[str, str]
+) -> Best:
+    from utils.aws.tuning import SageMakerTuning
+
+    outputs = {"model_output": run.model_output, "checkpoints": run.checkpoints}
+    job = define_job(
+        ctx.config, JobType.TRAINING, run, name, image_uri=ctx.image_uri, inputs=inputs, outputs=outputs
+    )
+    jobs.refuse_parameters_the_job_would(ctx, job)
+    tuning = SageMakerTuning(ctx.config)
+    tuning.start(job, space, name)
+    console.print(f"[cyan]{name}[/]: tuning job created", highlight=False)
+    seen: tuple[str, tuple[tuple[str, int], ...]] | None = None
+    try:
+        while True:
+            state = tuning.state(name)
+            now = (state.status, tuple(sorted(state.counters.items())))
+            if now != seen:
+                seen = now
+                counts = ", ".join(
+                    f"{count} {status}" for status, count in sorted(state.counters.items()) if count
+                )
+                console.print(f"[cyan]{name}[/]: {state.status}" + (f" (trials: {counts})" if counts else ""))
+            if state.finished:
+                break
+            time.sleep(jobs.POLL_SECONDS)
+    except KeyboardInterrupt:
+        tuning.stop(name)
+        raise
+    if state.status != "Completed" or state.best_job is None or state.best_value is None:
+        reason = state.failure_reason or "no trial completed"
+        raise JobError(f"tuning job {name} ended {state.status}: {reason}")
+    return Best(
+        job_name=state.best_job,
+        model_uri=run.model_artifact(state.best_job, local=False),
+        value=state.best_value,
+        parameters={**job.parameters, **state.best_parameters},
+        trials=sum(state.counters.values()),
+        metrics={space.objective: state.best_value},
+    )
+
+
+def local_search(
+    ctx: BatchContext, space: SearchSpace, name: str, run: RunLayout, preprocess: Job, sources: list[str]
+) -> Best:
+    """Optuna asks for each trial's hyperparameters and is told its objective, read by the job's regex from
+    its log; each trial is a `batches.training` run of its own (a record, a local-mode job), up to
+    `max_parallel_jobs` at once."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction=space.direction, sampler=sampler(space))
+    logs = Path(run.root) / "trials"
+    logs.mkdir(parents=True, exist_ok=True)
+    running: dict[Future[Job | None], tuple[optuna.Trial, dict[str, Any], int]] = {}
+    best: Best | None = None
+    asked = told = 0
+    with ThreadPoolExecutor(max_workers=space.max_parallel_jobs) as pool:
+        while told < space.max_jobs:
+            while len(running) < space.max_parallel_jobs and asked < space.max_jobs:
+                trial = study.ask()
+                chosen = suggest(trial, space)
+                asked += 1
+                log = logs / f"trial-{asked}.log"
+                running[pool.submit(_trial, ctx, chosen, preprocess, sources, log)] = (trial, chosen, asked)
+                console.print(f"[cyan]{name}[/]: trial {asked} started: {_shown(chosen)}", highlight=False)
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                trial, chosen, number = running.pop(future)
+                told += 1
+                record = future.result()
+                value = record.metrics.get(space.objective) if record is not None else None
+                if record is None or record.status is not JobStatus.COMPLETED or value is None:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    why = record.failure_reason if record is not None else "it left no record"
+                    console.print(
+                        f"[red]{name}[/]: trial {number} failed: {why} (log: {logs / f'trial-{number}.log'})"
+                    )
+                    continue
+                study.tell(trial, float(value))
+                console.print(
+                    f"[cyan]{name}[/]: trial {number} ({told}/{space.max_jobs}): {space.objective} {value} "
+                    f"(training run {record.run_id})",
+                    highlight=False,
+                )
+                if best is None or space.better(float(value), best.value):
+                    best = Best(
+                        job_name=record.job_name,
+                        model_uri=str(record.output_uris["model"]),
+                        value=float(value),
+                        parameters=dict(record.parameters),
+                        trials=told,
+                        metrics=dict(record.metrics),
+                    )
+    if best is None:
+        raise JobError(f"{name}: none of its {space.max_jobs} trials completed; see their logs in {logs}")
+    return Best(best.job_name, best.model_uri, best.value, best.parameters, told, best.metrics)
+
+
+def _trial(
+    ctx: BatchContext, chosen: dict[str, Any], preprocess: Job, sources: list[str], log: Path
+) -> Job | None:
+    """One trial: `batches.training --env local` with the trial's hyperparameters, its output in `log`; its
+    record, or None when it made none."""
+    command = [
+        sys.executable,
+        "-m",
+        "batches.training",
+        "--env",
+        "local",
+        "--model",
+        ctx.config.model_name,
+        "--preprocess-run-id",
+        preprocess.run_id,
+        *(argument for name, value in chosen.items() for argument in ("-p", f"{name}={value}")),
+        *(argument for item in sources for argument in ("--input", item)),
+    ]
+    # Each trial opens a run folder of its own: a lifecycle's run folder holds one training run.
+    env = {key: value for key, value in os.environ.items() if key != ENV_RUN_FOLDER}
+    with log.open("w", encoding="utf-8") as out:
+        subprocess.run(command, cwd=PIPELINE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+    match = _TRIAL_RUN_ID.search(log.read_text(encoding="utf-8", errors="replace"))
+    return ctx.db.get_job(match.group(1)) if match else None
+
+
+def _shown(chosen: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
+        for name, value in chosen.items()
+    )
+
+
+def record_best(
+    ctx: BatchContext,
+    run: RunLayout,
+    name: str,
+    best: Best,
+    preprocess: Job,
+    inputs: dict[str, str],
+    space: SearchSpace,
+) -> None:
+    """The best model as a completed training run of its own (the search's), so that the next evaluation
+    takes it."""
+    ctx.db.create_job(
+        run_id=run.run_id,
+        job_type=JobType.TRAINING,
+        job_name=name,
+        model_name=ctx.config.model_name,
+        environment=ctx.config.environment.value,
+        image_uri=ctx.image_uri,
+        instance_type=ctx.config.jobs.training.instance_type,
+        upstream_run_ids={JobType.PREPROCESS.value: preprocess.run_id},
+        input_uris=inputs,
+        output_uris={"model": best.model_uri},
+        parameters=best.parameters,
+    )
+    message = f"best of {best.trials} trials of {name}: training job {best.job_name}"
+    ctx.db.update_job(
+        run.run_id, JobStatus.COMPLETED, message=message, metrics={**best.metrics, "trials": best.trials}
+    )
+    console.print(
+        f"[green]{name}: Completed[/] run id {run.run_id}: {message}, {space.objective} {best.value}",
+        highlight=False,
+    )
+    console.print(f"  model: {best.model_uri}", highlight=False)
+    console.print(f"  hyperparameters: {_shown(best.parameters)}", highlight=False)
