@@ -85,6 +85,8 @@ def test_the_lifecycle_runs_in_local_mode_without_network_or_aws(set_up_project:
         "test_status_shows_the_latest_local_execution",
         "test_a_threshold_no_model_reaches_fails_at_the_gate_naming_it_and_leaves_no_container",
         "test_a_local_search_of_three_trials_records_each_and_makes_the_best_the_next_model",
+        "test_the_execution_is_one_mlflow_parent_run_with_a_child_per_step",
+        "test_the_lifecycle_is_one_mlflow_parent_run_with_its_training_and_evaluation",
     ):
         assert f"{test} PASSED" in result.stdout, result.stdout[-4000:]
 

@@ -104,6 +104,7 @@ COMMON = [
     "code/pipeline/utils/layout.py",
     "code/pipeline/utils/naming.py",
     "code/pipeline/utils/registry.py",
+    "code/pipeline/utils/tracking.py",
     "code/pipeline/utils/tuning.py",
     "code/pipeline/utils/workflow.py",
     "scripts/benchmark/container_image.sh",
@@ -159,6 +160,7 @@ COMMON = [
     "tests/pipeline/test_s3_client.py",
     "tests/pipeline/test_sdk_workarounds.py",
     "tests/pipeline/test_seed.py",
+    "tests/pipeline/test_tracking.py",
     "tests/pipeline/test_tuning.py",
     "tests/pipeline/snapshots/pipeline-dev-{model}.json",
     "tests/pipeline/snapshots/pipeline-prod-{model}.json",
@@ -168,6 +170,7 @@ COMMON = [
     "tests/pipeline/support/databases.py",
     "tests/pipeline/support/fakes.py",
     "tests/pipeline/support/local_runs.py",
+    "tests/pipeline/support/servers.py",
 ]
 
 GITHUB_ACTIONS = [

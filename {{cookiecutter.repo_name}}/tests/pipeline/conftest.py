@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from support.aws import reset_moto
 from support.batches import BATCH_APPS, BatchRunner
 from support.databases import POSTGRES_URL_VARIABLE, drop_schema, prepare_database
 from support.fakes import FakeContainer, SentRequests, install_fake_container, record_sagemaker_requests
+from support.servers import free_port, wait_until_up
 from typer.testing import CliRunner
 
 from utils.config_reader import CONFIG_DIR, Config, load_config
@@ -63,12 +61,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item not in deselected]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def sdk_user_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sdk") / "config.yaml"
@@ -81,7 +73,7 @@ def sdk_user_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def moto_endpoint(sdk_user_config: Path) -> Iterator[str]:
     """A moto server on a free local port, for the whole session."""
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     # The emulated account is the configured one, so ECR images and ARNs belong where the config says.
     account = str(yaml.safe_load((CONFIG_DIR / "dev.yaml").read_text(encoding="utf-8"))["aws"]["account_id"])
@@ -92,15 +84,7 @@ def moto_endpoint(sdk_user_config: Path) -> Iterator[str]:
         env={**os.environ, "MOTO_ACCOUNT_ID": account},
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):  # noqa: S310 - local server
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the moto server did not start") from None
-                time.sleep(0.2)
+        wait_until_up(f"{endpoint}/moto-api/", server, "the moto server", seconds=30)
         yield endpoint
     finally:
         server.terminate()
@@ -109,8 +93,11 @@ def moto_endpoint(sdk_user_config: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def offline_aws(sdk_user_config: Path) -> Iterator[None]:
-    """Blank credentials and no endpoint by default, so nothing can reach a real account."""
+    """Blank credentials and no endpoint by default, so nothing can reach a real account. Jobs log to one
+    MLflow store per test process (a new store in every test's runs folder would migrate its schema each
+    time)."""
     with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{sdk_user_config.parent / 'mlflow.sqlite3'}")
         for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "DATABASE_URL", "ECR_REGISTRY", "PIPELINE_ENV"):
             patch.delenv(name, raising=False)
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):

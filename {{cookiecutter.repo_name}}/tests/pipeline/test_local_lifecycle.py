@@ -23,6 +23,7 @@ from pathlib import Path
 import joblib
 import pytest
 import yaml
+from mlflow.tracking import MlflowClient
 from support.local_runs import (
     REPO_ROOT,
     SCRIPTS,
@@ -38,6 +39,7 @@ from utils.db.enum import JobStatus, JobType
 from utils.db.schema import Job
 from utils.job_definition import JobResult, define_job
 from utils.layout import Layout, new_run_id
+from utils.tracking import PARENT_TAG, RUN_FOLDER_TAG
 
 pytestmark = pytest.mark.docker
 
@@ -131,6 +133,26 @@ def test_every_collected_row_gets_a_prediction(lifecycle: Finished, runs_dir: Pa
         assert len(db.predictions(by_type(lifecycle, JobType.INFERENCE).run_id)) == len(ids)
     finally:
         db.close()
+
+
+def test_the_lifecycle_is_one_mlflow_parent_run_with_its_training_and_evaluation(
+    lifecycle: Finished, runs_dir: Path
+) -> None:
+    client = MlflowClient(f"sqlite:///{runs_dir / 'mlflow.sqlite3'}")
+    runs = client.search_runs([experiment.experiment_id for experiment in client.search_experiments()])
+    [parent] = [run for run in runs if run.data.tags.get(RUN_FOLDER_TAG) == lifecycle.run_folder]
+    children = {
+        run.data.tags["job_type"]: run for run in runs if run.data.tags.get(PARENT_TAG) == parent.info.run_id
+    }
+    assert set(children) == {"training", "evaluation"}
+    training = by_type(lifecycle, JobType.TRAINING)
+    assert children["training"].data.params == {
+        name: str(value) for name, value in training.parameters.items()
+    }
+    assert children["training"].data.metrics == pytest.approx(training.metrics)
+    report = [item.path for item in client.list_artifacts(children["evaluation"].info.run_id)]
+    assert "evaluation.json" in report
+    assert any(path.endswith(".png") for path in report)
 
 
 def test_everything_lands_in_the_run_folder_owned_by_the_caller(lifecycle: Finished) -> None:

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mlflow.tracking import MlflowClient
 from support.local_runs import leftover_containers, run_module, run_script
 
 from utils.config_reader import load_config
 from utils.job_specs import EVALUATION_METRICS_KEY
+from utils.tracking import PARENT_TAG
 
 pytestmark = pytest.mark.docker
 
@@ -93,6 +95,20 @@ def test_status_shows_the_latest_local_execution(passed: Run, runs_dir: Path) ->
     assert f"execution: {passed.summary['execution']}" in status.stdout
     assert "status: Succeeded" in status.stdout
     assert "step QualityGate: Succeeded" in status.stdout
+
+
+def test_the_execution_is_one_mlflow_parent_run_with_a_child_per_step(passed: Run, runs_dir: Path) -> None:
+    client = MlflowClient(f"sqlite:///{runs_dir / 'mlflow.sqlite3'}")
+    runs = client.search_runs([experiment.experiment_id for experiment in client.search_experiments()])
+    [parent] = [run for run in runs if run.data.tags.get("execution") == passed.summary["execution"]]
+    steps = {
+        run.info.run_name: run.data.tags["status"]
+        for run in runs
+        if run.data.tags.get(PARENT_TAG) == parent.info.run_id
+    }
+    assert steps == {step["name"]: step["status"] for step in passed.summary["steps"]}
+    assert load_config("local").jobs.quality_gate.metric in parent.data.metrics
+    assert "evaluation.json" in [item.path for item in client.list_artifacts(parent.info.run_id)]
 
 
 def test_a_threshold_no_model_reaches_fails_at_the_gate_naming_it_and_leaves_no_container(

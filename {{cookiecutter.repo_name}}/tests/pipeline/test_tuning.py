@@ -180,7 +180,9 @@ def test_a_local_search_runs_each_trial_tells_optuna_and_records_the_best(
     space = search_space(load_config("local"), max_trials=3)
     started: list[dict[str, Any]] = []
 
-    def trial(ctx: Any, chosen: dict[str, Any], upstream: Any, sources: list[str], log: Path) -> Any:
+    def trial(
+        ctx: Any, chosen: dict[str, Any], upstream: Any, sources: list[str], log: Path, parent: Any
+    ) -> Any:
         started.append(chosen)
         run_id = f"t{len(started)}"
         ctx.db.create_job(

@@ -13,11 +13,13 @@ Errors leave as `utils.errors` exceptions; `batches.cli` turns them into an erro
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -68,18 +70,72 @@ def run_job(
                 metrics.update(after(result))
             except Exception as exc:  # a broken output is this job's failure
                 reason = f"the job completed but its output is unusable: {type(exc).__name__}: {exc}"
-                return record.finish(
-                    JobStatus.FAILED, job_name=result.job_name, output_uris=result.output_uris, reason=reason
+                return track(
+                    ctx,
+                    record.finish(
+                        JobStatus.FAILED,
+                        job_name=result.job_name,
+                        output_uris=result.output_uris,
+                        reason=reason,
+                    ),
                 )
-        return record.finish(
-            result.status,
-            job_name=result.job_name,
-            output_uris=result.output_uris,
-            metrics=metrics,
-            reason=result.failure_reason,
+        return track(
+            ctx,
+            record.finish(
+                result.status,
+                job_name=result.job_name,
+                output_uris=result.output_uris,
+                metrics=metrics,
+                reason=result.failure_reason,
+            ),
         )
 
     return record.run(work)
+
+
+# The jobs whose runs are logged to MLflow (utils/tracking.py): the model's training and its evaluation.
+TRACKED_JOBS = (JobType.TRAINING, JobType.EVALUATION)
+
+
+def track(ctx: BatchContext, job: Job) -> Job:
+    """Log an ended job as an MLflow run: under the search that started it (PIPELINE_TRACKING_PARENT_RUN) or
+    its lifecycle's run folder, with its parameters, metrics and, for a local evaluation, the report and
+    plots. Nothing is logged without a tracking URI; a tracking failure is a warning, never the job's."""
+    if job.job_type not in TRACKED_JOBS:
+        return job
+    from utils import tracking
+
+    tracker = tracking.tracker(ctx.config)
+    if tracker is None:
+        return job
+
+    def log() -> None:
+        parent = os.environ.get(tracking.ENV_PARENT_RUN) or (
+            tracker.parent_for_run_folder(ctx.config.run_folder) if ctx.config.run_folder else None
+        )
+        run_id = tracker.start(job.job_name, parent=parent)
+        report = job.output_uris.get("report")
+        artifacts = sorted(Path(report).glob("*")) if report and ctx.config.is_local else []
+        tracker.log(
+            run_id,
+            params=job.parameters,
+            metrics=job.metrics,
+            tags={
+                "job_type": job.job_type.value,
+                "job_name": job.job_name,
+                "run_id": job.run_id,
+                "status": job.status.value,
+                "image": job.image_uri or "",
+                "environment": job.environment,
+                "model": job.model_name,
+                **{f"output.{name}": uri for name, uri in job.output_uris.items()},
+            },
+            artifacts=artifacts,
+        )
+        tracker.end(run_id, job.status is JobStatus.COMPLETED)
+
+    tracking.safely(log)
+    return job
 
 
 def executor(ctx: BatchContext) -> Executor:

@@ -250,6 +250,15 @@ class NetworkSettings(_Strict):
     security_group_ids: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] = []
 
 
+class TrackingSettings(_Strict):
+    """MLflow tracking (utils/tracking.py): a tracking URI or a SageMaker MLflow tracking server ARN, and the
+    experiment (default `<pipeline.name>-<model>`). No URI: nothing is logged. MLFLOW_TRACKING_URI overrides
+    the URI."""
+
+    uri: NonEmpty | None = None
+    experiment: NonEmpty | None = None
+
+
 class PipelineSettings(_Strict):
     """SageMaker Pipelines: `<name>-<model>` names each model's pipeline and its model package group."""
 
@@ -268,6 +277,7 @@ class Config(_Strict):
     images: ImageSettings
     database: DatabaseSettings
     network: NetworkSettings = NetworkSettings()
+    tracking: TrackingSettings = TrackingSettings()
     pipeline: PipelineSettings
     models: Annotated[dict[ModelName, JobsSettings], Field(min_length=1)]
     # The model a batch works on (`--model`, PIPELINE_MODEL or the only one); None while several are possible.

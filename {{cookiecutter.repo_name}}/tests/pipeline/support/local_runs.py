@@ -12,7 +12,13 @@ SCRIPTS = REPO_ROOT / "scripts" / "local_run"
 PIPELINE_DIR = REPO_ROOT / "code" / "pipeline"
 COMPOSE_WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
 # Settings of the test process (conftest.py sets them for its stand-ins) that must not reach the scripts.
-TEST_ONLY_VARIABLES = ("IMAGE_TAG", "DATABASE_URL", "ECR_REGISTRY", "SAGEMAKER_USER_CONFIG_OVERRIDE")
+TEST_ONLY_VARIABLES = (
+    "IMAGE_TAG",
+    "DATABASE_URL",
+    "ECR_REGISTRY",
+    "SAGEMAKER_USER_CONFIG_OVERRIDE",
+    "MLFLOW_TRACKING_URI",
+)
 
 
 def script_env(runs_dir: Path) -> dict[str, str]:
@@ -39,15 +45,17 @@ def run_script(name: str, *args: str, runs_dir: Path) -> subprocess.CompletedPro
     )
 
 
-def run_module(runs_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m ARGS...` of the pipeline project, as a developer runs it, on `runs_dir`."""
+def run_module(
+    runs_dir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m ARGS...` of the pipeline project, as a developer runs it, on `runs_dir` (`env` added)."""
     return subprocess.run(
         [str(PIPELINE_DIR / ".venv" / "bin" / "python"), "-m", *args],
         cwd=PIPELINE_DIR,
-        env=script_env(runs_dir),
+        env={**script_env(runs_dir), **(env or {})},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 

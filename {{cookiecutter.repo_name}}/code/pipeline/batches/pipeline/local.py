@@ -135,6 +135,7 @@ def start_locally(config: Config, plan: PipelinePlan, values: dict[str, str]) ->
     }
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    track_execution(config, summary, execution.outputs)
     console.print(
         f"execution {execution.execution_id}: {execution.status} in {summary['seconds']:.0f} s",
         highlight=False,
@@ -175,3 +176,43 @@ def latest_local_execution(config: Config) -> str:
             f"registered version: {summary['registered_version']} (PendingManualApproval when registered)"
         )
     return "\n".join(lines) + "\n"
+
+
+def track_execution(config: Config, summary: dict[str, Any], outputs: dict[str, Path]) -> None:
+    """The execution as an MLflow parent run (utils/tracking.py): its parameters, the evaluation report's
+    metrics and files, and each step as a child with its status."""
+    from utils import tracking
+
+    tracker = tracking.tracker(config)
+    if tracker is None:
+        return
+    report_folder = outputs.get("evaluation/report")
+
+    def log() -> None:
+        parent = tracker.start(
+            f"pipeline {summary['execution']}",
+            tags={
+                "pipeline": summary["pipeline"],
+                "execution": summary["execution"],
+                "status": summary["status"],
+            },
+        )
+        report = report_folder / EVALUATION_REPORT if report_folder else None
+        scores = json.loads(report.read_text(encoding="utf-8")) if report and report.is_file() else {}
+        tracker.log(
+            parent,
+            params=summary["parameters"],
+            metrics={
+                name: item.get("value")
+                for name, item in scores.get(EVALUATION_METRICS_KEY, {}).items()
+                if isinstance(item, dict)
+            },
+            tags={"registered_version": str(summary["registered_version"] or "")},
+            artifacts=sorted(report_folder.glob("*")) if report_folder else [],
+        )
+        for step in summary["steps"]:
+            child = tracker.start(step["name"], parent=parent, tags={"status": step["status"]})
+            tracker.end(child, step["status"] == "Succeeded")
+        tracker.end(parent, summary["status"] == "Succeeded")
+
+    tracking.safely(log)

@@ -33,6 +33,7 @@ from utils.errors import JobError, PipelineError
 from utils.job_definition import channel_sources, define_job
 from utils.job_specs import TRAINING_CHANNELS
 from utils.layout import RunLayout
+from utils.tracking import ENV_PARENT_RUN
 from utils.tuning import SearchSpace, sampler, search_space, suggest, tuning_job_name
 
 if TYPE_CHECKING:
@@ -87,14 +88,83 @@ def main(
             f"{space.max_jobs} trials, {space.max_parallel_jobs} at a time, in {ctx.config.environment}",
             highlight=False,
         )
+        search = SearchRun.start(ctx, name, space)
         try:
             if ctx.config.is_local:
-                best = local_search(ctx, space, name, run, preprocess, source or [])
+                best = local_search(ctx, space, name, run, preprocess, source or [], search.run_id)
             else:
                 best = sagemaker_search(ctx, space, name, run, inputs)
+                search.log_trials(ctx, name)
         except KeyboardInterrupt:
+            search.end(None)
             raise PipelineError(f"{name} stopped", exit_code=130) from None
+        except PipelineError:
+            search.end(None)
+            raise
         record_best(ctx, run, name, best, preprocess, inputs, space)
+        search.end(best)
+
+
+@dataclass
+class SearchRun:
+    """The search's MLflow parent run (utils/tracking.py): its trials are its children, and it ends with the
+    best trial's hyperparameters and objective. Nothing when no tracking URI is configured."""
+
+    tracker: Any
+    run_id: str | None
+    space: SearchSpace
+
+    @classmethod
+    def start(cls, ctx: BatchContext, name: str, space: SearchSpace) -> SearchRun:
+        from utils import tracking
+
+        tracker = tracking.tracker(ctx.config)
+        tags = {
+            "search": name,
+            "strategy": space.strategy,
+            "objective": space.objective,
+            "model": ctx.config.model_name,
+        }
+        run_id = tracking.safely(lambda: tracker.start(name, tags=tags)) if tracker else None
+        return cls(tracker, run_id, space)
+
+    def log_trials(self, ctx: BatchContext, name: str) -> None:
+        """SageMaker's trials, as children (locally each trial logs itself)."""
+        if self.run_id is None:
+            return
+        from utils import tracking
+        from utils.aws.tuning import SageMakerTuning
+
+        def log() -> None:
+            for trial in SageMakerTuning(ctx.config).trials(name):
+                child = self.tracker.start(trial["TrainingJobName"], parent=self.run_id)
+                objective = trial.get("FinalHyperParameterTuningJobObjectiveMetric", {})
+                self.tracker.log(
+                    child,
+                    params=trial.get("TunedHyperParameters", {}),
+                    metrics={self.space.objective: objective["Value"]} if "Value" in objective else {},
+                    tags={"job_name": trial["TrainingJobName"], "status": trial.get("TrainingJobStatus", "")},
+                )
+                self.tracker.end(child, trial.get("TrainingJobStatus") == "Completed")
+
+        tracking.safely(log)
+
+    def end(self, best: Best | None) -> None:
+        if self.run_id is None:
+            return
+        from utils import tracking
+
+        def log() -> None:
+            if best is not None:
+                self.tracker.log(
+                    self.run_id,
+                    params=best.parameters,
+                    metrics={self.space.objective: best.value, "trials": best.trials},
+                    tags={"best_training_job": best.job_name, "best_model": best.model_uri},
+                )
+            self.tracker.end(self.run_id, best is not None)
+
+        tracking.safely(log)
 
 
 def sagemaker_search(
@@ -141,7 +211,13 @@ def sagemaker_search(
 
 
 def local_search(
-    ctx: BatchContext, space: SearchSpace, name: str, run: RunLayout, preprocess: Job, sources: list[str]
+    ctx: BatchContext,
+    space: SearchSpace,
+    name: str,
+    run: RunLayout,
+    preprocess: Job,
+    sources: list[str],
+    parent_run: str | None,
 ) -> Best:
     """Optuna asks for each trial's hyperparameters and is told its objective, read by the job's regex from
     its log; each trial is a `batches.training` run of its own (a record, a local-mode job), up to
@@ -162,7 +238,8 @@ def local_search(
                 chosen = suggest(trial, space)
                 asked += 1
                 log = logs / f"trial-{asked}.log"
-                running[pool.submit(_trial, ctx, chosen, preprocess, sources, log)] = (trial, chosen, asked)
+                future = pool.submit(_trial, ctx, chosen, preprocess, sources, log, parent_run)
+                running[future] = (trial, chosen, asked)
                 console.print(f"[cyan]{name}[/]: trial {asked} started: {_shown(chosen)}", highlight=False)
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -198,10 +275,15 @@ def local_search(
 
 
 def _trial(
-    ctx: BatchContext, chosen: dict[str, Any], preprocess: Job, sources: list[str], log: Path
+    ctx: BatchContext,
+    chosen: dict[str, Any],
+    preprocess: Job,
+    sources: list[str],
+    log: Path,
+    parent_run: str | None,
 ) -> Job | None:
-    """One trial: `batches.training --env local` with the trial's hyperparameters, its output in `log`; its
-    record, or None when it made none."""
+    """One trial: `batches.training --env local` with the trial's hyperparameters, its output in `log`, its
+    MLflow run a child of `parent_run`; its record, or None when it made none."""
     command = [
         sys.executable,
         "-m",
@@ -217,6 +299,8 @@ def _trial(
     ]
     # Each trial opens a run folder of its own: a lifecycle's run folder holds one training run.
     env = {key: value for key, value in os.environ.items() if key != ENV_RUN_FOLDER}
+    if parent_run is not None:
+        env[ENV_PARENT_RUN] = parent_run
     with log.open("w", encoding="utf-8") as out:
         subprocess.run(command, cwd=PIPELINE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
     match = _TRIAL_RUN_ID.search(log.read_text(encoding="utf-8", errors="replace"))

@@ -103,5 +103,14 @@ class SageMakerTuning:
             best_parameters={key: str(value) for key, value in best.get("TunedHyperParameters", {}).items()},
         )
 
+    def trials(self, name: str) -> list[dict[str, Any]]:
+        """Every training job of the tuning job, as SageMaker summarises them."""
+        paginator = self.client.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job")
+        return [
+            summary
+            for page in paginator.paginate(HyperParameterTuningJobName=name)
+            for summary in page["TrainingJobSummaries"]
+        ]
+
     def stop(self, name: str) -> None:
         self.client.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)

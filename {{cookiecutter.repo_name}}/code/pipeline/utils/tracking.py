@@ -1,0 +1,145 @@
+"""Experiment tracking with MLflow, logged from this machine by the batches, never from inside a job.
+
+Which side logs what: a job's container logs nothing (a local-mode container cannot reach a tracking server
+on the host's loopback, and a SageMaker job would need the server's network and permissions); the batch that
+ran the job logs it once it has ended, from what it recorded: its parameters, the metrics its log showed, its
+name, image, status and run id, and the evaluation report with its plots as artifacts when they are files
+here.
+
+    a lifecycle (a local run folder), a search, a pipeline execution   a parent run
+      each training job, trial, evaluation of it                        a child run (`mlflow.parentRunId`)
+
+Where: `MLFLOW_TRACKING_URI` (MLflow's own variable), else `tracking.uri` of the config: any tracking URI, or
+in dev and prod a SageMaker managed MLflow tracking server's ARN (the `sagemaker-mlflow` plugin signs the
+requests). A relative `sqlite:///` path lives in the runs folder. No URI: nothing is logged.
+
+Logging never fails a job: a tracking error is one warning line, and the job's record is what counts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from utils.config_reader import Config, load_config
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
+# The parent run a batch logs its job under (the search sets it for its trials).
+ENV_PARENT_RUN = "PIPELINE_TRACKING_PARENT_RUN"
+PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag for nesting; a bare variable nests nothing
+RUN_FOLDER_TAG = "pipeline.run_folder"
+# A tracking server that does not answer costs a job seconds, not MLflow's default minutes of retries; the
+# variables are MLflow's own, so a value set in the environment wins.
+HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+T = TypeVar("T")
+
+
+def tracking_uri(config: Config, environ: dict[str, str] | os._Environ[str] | None = None) -> str | None:
+    variables = os.environ if environ is None else environ
+    uri = variables.get(ENV_TRACKING_URI) or config.tracking.uri
+    if uri is None:
+        return None
+    match = re.fullmatch(r"sqlite:///(?!/)(.+)", uri)
+    if match:  # a relative SQLite path: in the runs folder, whatever the working directory
+        return f"sqlite:///{(config.runs_dir / match.group(1)).as_posix()}"
+    return uri
+
+
+def experiment_name(config: Config) -> str:
+    """`tracking.experiment`, else `<pipeline.name>-<model>`."""
+    return config.tracking.experiment or f"{config.pipeline.name}-{config.model_name}"
+
+
+def _warn(exc: Exception) -> None:
+    from batches.cli import console
+
+    text = " ".join(str(exc).split())[:300]
+    console.print(f"[yellow]tracking:[/] not logged ({type(exc).__name__}: {text}); the job is not affected")
+
+
+def safely(action: Callable[[], T]) -> T | None:
+    """`action()`, or None with one warning line when it fails: tracking never fails a job."""
+    try:
+        return action()
+    except Exception as exc:  # any tracking failure is only a warning
+        _warn(exc)
+        return None
+
+
+@dataclass
+class Tracker:
+    """Runs of one experiment at one tracking URI."""
+
+    uri: str
+    experiment: str
+
+    def __post_init__(self) -> None:
+        for name, value in HTTP_LIMITS.items():
+            os.environ.setdefault(name, value)
+        from mlflow.tracking import MlflowClient
+
+        self.client: MlflowClient = MlflowClient(tracking_uri=self.uri)
+        found = self.client.get_experiment_by_name(self.experiment)
+        self.experiment_id = found.experiment_id if found else self.client.create_experiment(self.experiment)
+
+    def start(self, name: str, *, parent: str | None = None, tags: dict[str, str] | None = None) -> str:
+        """A new run (under `parent` when given); its id."""
+        all_tags = {**(tags or {}), **({PARENT_TAG: parent} if parent else {})}
+        return str(self.client.create_run(self.experiment_id, run_name=name, tags=all_tags).info.run_id)
+
+    def parent_for_run_folder(self, folder: str) -> str:
+        """The parent run of a lifecycle's run folder, made by its first job."""
+        found = self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`{RUN_FOLDER_TAG}` = '{folder}'", max_results=1
+        )
+        if found:
+            return str(found[0].info.run_id)
+        return self.start(f"lifecycle {folder}", tags={RUN_FOLDER_TAG: folder})
+
+    def log(
+        self,
+        run_id: str,
+        *,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        artifacts: Iterable[Path] = (),
+    ) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        self.client.log_batch(
+            run_id,
+            metrics=[
+                Metric(key, float(value), 0, 0)
+                for key, value in (metrics or {}).items()
+                if isinstance(value, int | float) and not isinstance(value, bool)
+            ],
+            params=[Param(key, str(value)) for key, value in (params or {}).items()],
+            tags=[RunTag(key, str(value)) for key, value in (tags or {}).items()],
+        )
+        for path in artifacts:
+            if path.is_file():
+                self.client.log_artifact(run_id, str(path))
+
+    def end(self, run_id: str, succeeded: bool = True) -> None:
+        self.client.set_terminated(run_id, "FINISHED" if succeeded else "FAILED")
+
+
+def tracker(config: Config) -> Tracker | None:
+    """The config's tracker, or None when nothing is to be logged (or its store does not open: a warning)."""
+    uri = tracking_uri(config)
+    if uri is None:
+        return None
+    return safely(lambda: Tracker(uri, experiment_name(config)))
+
+
+if __name__ == "__main__":
+    # `python -m utils.tracking`: where the local runs log (for `make mlflow-ui`).
+    print(tracking_uri(load_config("local")) or "")
