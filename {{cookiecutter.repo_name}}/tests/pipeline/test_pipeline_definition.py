@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from functools import cache
@@ -17,14 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from support.aws import all_s3_uris, root_uri
 from typer.testing import CliRunner
 
 from batches.pipeline.batch import app
-from utils.config_reader import PIPELINE_DIR, Config, load_config
+from utils.config_reader import CONFIG_DIR, PIPELINE_DIR, Config, load_config
 from utils.db.enum import JobType
 from utils.job_specs import EVALUATION_METRICS_KEY, TRAINING_METRICS
 from utils.layout import PIPELINE_JOB_PREFIX_MAX, pipeline_job_prefix
+from utils.tuning import search_space
 from utils.workflow import pipeline_name
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -213,3 +216,41 @@ def test_the_local_definition_is_the_cloud_one_less_the_registration_step() -> N
     [inference] = [step for step in local_gate["Arguments"]["IfSteps"] if step["Type"] == "Processing"]
     assert "DependsOn" not in inference
     assert all(uri.startswith("s3://local-pipeline/") for uri in all_s3_uris(local))
+
+
+def test_with_pipeline_tuning_the_training_step_is_the_models_search_and_evaluation_takes_its_best(
+    tmp_path: Path,
+) -> None:
+    from utils.aws.pipelines import definition
+    from utils.workflow import plan_pipeline
+
+    folder = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, folder)
+    for env in ("dev", "local"):
+        raw = yaml.safe_load((folder / f"{env}.yaml").read_text(encoding="utf-8"))
+        raw["pipeline"]["tuning"] = True
+        (folder / f"{env}.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    config = load_config("dev", config_dir=folder, model=MODELS[0])
+    space = search_space(config)
+
+    built = definition(plan_pipeline(config, config.image_uri()), config)
+
+    steps = {step["Name"]: step for step in steps_of(built)}
+    assert steps["Tuning"]["Type"] == "Tuning"
+    assert "Training" not in steps
+    tuning = steps["Tuning"]["Arguments"]
+    assert tuning["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"] == {
+        "Type": space.objective_type,
+        "MetricName": space.objective,
+    }
+    ranges = tuning["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    assert {item["Name"] for kind in ranges.values() for item in kind} == set(space.ranges)
+    regexes = tuning["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"]
+    assert {"Name": space.objective, "Regex": space.regex} in regexes
+    [model] = [
+        item for item in steps["Evaluation"]["Arguments"]["ProcessingInputs"] if item["InputName"] == "model"
+    ]
+    assert "Steps.Tuning.TrainingJobSummaries[0].TrainingJobName" in json.dumps(model)
+    # The local runner has no tuning step: locally the pipeline trains once.
+    local = load_config("local", config_dir=folder, model=MODELS[0])
+    assert [step.name for step in plan_pipeline(local, local.image_uri()).steps][1] == "Training"

@@ -266,6 +266,9 @@ class PipelineSettings(_Strict):
     # How long a step's result stays reusable by a later execution with the same inputs (ISO 8601 duration,
     # e.g. P30D or PT12H); None: no step caching.
     cache_expire_after: Annotated[str, Field(pattern=ISO_DURATION)] | None = None
+    # True: the pipeline trains with the model's hyperparameter search (models.<model>.tuning) as a tuning
+    # step, and evaluates its best model. The local run keeps a training step (there is no local tuning step).
+    tuning: bool = False
 
 
 class Config(_Strict):

@@ -1,7 +1,7 @@
 """A model's lifecycle as one SageMaker pipeline, described without the SDK (`utils.aws.pipelines` turns the
 description into the SDK's Pipeline, its JSON definition and the API calls).
 
-    Preprocess (processing) -> Training -> Evaluation (processing, writes the report)
+    Preprocess (processing) -> Training, or Tuning (pipeline.tuning) -> Evaluation (processing, the report)
       -> QualityGate: report metric against the QualityThreshold parameter
            pass: RegisterModel (PendingManualApproval) -> Inference (processing, on the new model)
            fail: QualityGateFailed, a message naming the metric, its value and the threshold
@@ -17,7 +17,7 @@ plan registers on the host once the gate has passed, and its inference step wait
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from utils.config_reader import Config, StorageSettings
@@ -25,6 +25,7 @@ from utils.db.enum import JobType
 from utils.job_definition import JobDefinition, define_job
 from utils.job_specs import EVALUATION_METRICS_KEY, EVALUATION_REPORT, PROCESSING_SPECS
 from utils.layout import Layout, sagemaker_name
+from utils.tuning import SearchSpace, search_space
 
 # Stands for the pipeline execution's id inside a location; the SDK side writes it as a Join on
 # `ExecutionVariables.PIPELINE_EXECUTION_ID`.
@@ -75,6 +76,8 @@ class JobStep:
     sources: dict[str, Source]
     instance_type: ParameterValue
     depends_on: tuple[str, ...] = ()
+    # A training step that is a hyperparameter search over its job: the model is the best trial's.
+    search: SearchSpace | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,8 @@ def plan_pipeline(config: Config, image_uri: str) -> PipelinePlan:
         JobType.TRAINING,
         {channel: StepOutput(preprocess.name, channel) for channel in ("train", "validation")},
     )
+    if config.pipeline.tuning and not config.is_local:
+        training = replace(training, name="Tuning", search=search_space(config))
     evaluation = job(
         JobType.EVALUATION,
         {"model": StepOutput(training.name, MODEL_ARTIFACT), "test": StepOutput(preprocess.name, "test")},

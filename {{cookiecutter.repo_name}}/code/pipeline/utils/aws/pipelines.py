@@ -31,6 +31,7 @@ from sagemaker.train.model_trainer import Mode, ModelTrainer
 from utils.aws import sdk_requests
 from utils.aws.sdk_workarounds import SDK_CONFIG, environment_region, role_validation_disabled
 from utils.aws.session import EndpointSession
+from utils.aws.tuning import search_tuner
 from utils.config_reader import Config
 from utils.errors import PipelineError
 from utils.job_specs import EVALUATION_REPORT
@@ -49,7 +50,7 @@ with environment_region("us-east-1"):  # any region: the client it makes is neve
     from sagemaker.mlops.workflow.fail_step import FailStep
     from sagemaker.mlops.workflow.model_step import ModelStep
     from sagemaker.mlops.workflow.pipeline import Pipeline
-    from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, Step, TrainingStep
+    from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, Step, TrainingStep, TuningStep
     from sagemaker.serve.model_builder import ModelBuilder
 
 # How SageMaker ends an execution; anything else is still running.
@@ -101,9 +102,16 @@ class _Builder:
         if isinstance(source, ParameterValue):
             return self.parameters[source.name]
         step = self.steps[source.step]
+        if source.output == MODEL_ARTIFACT and isinstance(step, TuningStep):
+            # The best trial's archive: under the training step's output location, `<job>/output/...`.
+            bucket, _, key = self.plan_step(source.step).job.outputs["model_output"].uri.removeprefix("s3://").partition("/")
+            return step.get_top_model_s3_uri(top_k=0, s3_bucket=bucket, prefix=with_execution_id(key))
         if source.output == MODEL_ARTIFACT and isinstance(step, TrainingStep):
             return step.properties.ModelArtifacts.S3ModelArtifacts
         return step.properties.ProcessingOutputConfig.Outputs[source.output].S3Output.S3Uri
+
+    def plan_step(self, name: str) -> JobStep:
+        return next(step for step in self.plan.steps if step.name == name)
 
     def where(self, step: JobStep) -> sdk_requests.Where:
         return sdk_requests.Where(
@@ -128,9 +136,18 @@ class _Builder:
                 trainer.with_metric_definitions(
                     [MetricDefinition(name=name, regex=regex) for name, regex in job.metric_regexes.items()]
                 )
+            channels = sdk_requests.training_channels(job, False, where)
+            if step.search is not None:
+                self.steps[step.name] = TuningStep(
+                    name=step.name,
+                    step_args=search_tuner(trainer, job, step.search).tune(inputs=channels),
+                    cache_config=self.cache,
+                    depends_on=depends_on,
+                )
+                return self.steps[step.name]
             built = TrainingStep(
                 name=step.name,
-                step_args=trainer.train(input_data_config=sdk_requests.training_channels(job, False, where)),
+                step_args=trainer.train(input_data_config=channels),
                 cache_config=self.cache,
                 depends_on=depends_on,
             )

@@ -42,6 +42,22 @@ def parameter_ranges(space: SearchSpace) -> dict[str, ParameterRange]:
     return ranges
 
 
+def search_tuner(trainer: Any, job: JobDefinition, space: SearchSpace) -> HyperparameterTuner:
+    """The tuner of a search over a training job's trainer, every metric regex of the job on it (a regex set
+    only on the trainer does not reach the tuning job)."""
+    return HyperparameterTuner(
+        model_trainer=trainer,
+        objective_metric_name=space.objective,
+        hyperparameter_ranges=parameter_ranges(space),
+        metric_definitions=[{"Name": name, "Regex": regex} for name, regex in job.metric_regexes.items()],
+        strategy=space.strategy,
+        objective_type=space.objective_type,
+        max_jobs=space.max_jobs,
+        max_parallel_jobs=space.max_parallel_jobs,
+        early_stopping_type=space.early_stopping,
+    )
+
+
 @dataclass(frozen=True)
 class TuningState:
     status: str
@@ -71,19 +87,7 @@ class SageMakerTuning:
             sagemaker_config=SDK_CONFIG,
         )
         with role_validation_disabled(self.config.aws.endpoint_url is not None):
-            tuner = HyperparameterTuner(
-                model_trainer=training_trainer(self.config, job, session),
-                objective_metric_name=space.objective,
-                hyperparameter_ranges=parameter_ranges(space),
-                metric_definitions=[
-                    {"Name": name, "Regex": regex} for name, regex in job.metric_regexes.items()
-                ],
-                strategy=space.strategy,
-                objective_type=space.objective_type,
-                max_jobs=space.max_jobs,
-                max_parallel_jobs=space.max_parallel_jobs,
-                early_stopping_type=space.early_stopping,
-            )
+            tuner = search_tuner(training_trainer(self.config, job, session), job, space)
             tuner.tune(inputs=sdk_requests.training_channels(job, local=False), job_name=name, wait=False)
 
     def state(self, name: str) -> TuningState:
