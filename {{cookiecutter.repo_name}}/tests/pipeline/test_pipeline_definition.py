@@ -254,3 +254,24 @@ def test_with_pipeline_tuning_the_training_step_is_the_models_search_and_evaluat
     # The local runner has no tuning step: locally the pipeline trains once.
     local = load_config("local", config_dir=folder, model=MODELS[0])
     assert [step.name for step in plan_pipeline(local, local.image_uri()).steps][1] == "Training"
+
+
+def test_a_sagemaker_mlflow_server_in_the_config_tracks_every_execution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from utils.aws.pipelines import definition
+    from utils.workflow import plan_pipeline
+
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/team"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    folder = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, folder)
+    raw = yaml.safe_load((folder / "dev.yaml").read_text(encoding="utf-8"))
+    raw["tracking"] = {"uri": arn, "experiment": "churn-experiments"}
+    (folder / "dev.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    config = load_config("dev", config_dir=folder, model=MODELS[0])
+
+    built = definition(plan_pipeline(config, config.image_uri()), config)
+
+    assert built["MlflowConfig"] == {"MlflowResourceArn": arn, "MlflowExperimentName": "churn-experiments"}
+    assert definition_of("dev", MODELS[0])["MlflowConfig"] is None  # no server configured: none

@@ -25,6 +25,7 @@ from utils.db.enum import JobType
 from utils.job_definition import JobDefinition, define_job
 from utils.job_specs import EVALUATION_METRICS_KEY, EVALUATION_REPORT, PROCESSING_SPECS
 from utils.layout import Layout, sagemaker_name
+from utils.tracking import experiment_name, tracking_uri
 from utils.tuning import SearchSpace, search_space
 
 # Stands for the pipeline execution's id inside a location; the SDK side writes it as a Join on
@@ -133,6 +134,9 @@ class PipelinePlan:
     storage: StorageSettings = LOCAL_STORAGE
     # True: planned for the local runner, which registers on the host after the gate.
     local: bool = False
+    # A SageMaker managed MLflow tracking server's ARN and experiment: SageMaker then tracks each execution.
+    mlflow_arn: str | None = None
+    mlflow_experiment: str | None = None
 
     @property
     def parameter_names(self) -> list[str]:
@@ -245,4 +249,8 @@ def plan_pipeline(config: Config, image_uri: str) -> PipelinePlan:
         cache_expire_after=config.pipeline.cache_expire_after,
         storage=storage,
         local=config.is_local,
+        mlflow_arn=tracking_arn
+        if (tracking_arn := tracking_uri(config)) and tracking_arn.startswith("arn:")
+        else None,
+        mlflow_experiment=experiment_name(config),
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.core.shapes import MlflowConfig
 from sagemaker.core.training.configs import MetricDefinition, OutputDataConfig
 from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
 from sagemaker.core.workflow.execution_variables import ExecutionVariables
@@ -104,7 +105,12 @@ class _Builder:
         step = self.steps[source.step]
         if source.output == MODEL_ARTIFACT and isinstance(step, TuningStep):
             # The best trial's archive: under the training step's output location, `<job>/output/...`.
-            bucket, _, key = self.plan_step(source.step).job.outputs["model_output"].uri.removeprefix("s3://").partition("/")
+            bucket, _, key = (
+                self.plan_step(source.step)
+                .job.outputs["model_output"]
+                .uri.removeprefix("s3://")
+                .partition("/")
+            )
             return step.get_top_model_s3_uri(top_k=0, s3_bucket=bucket, prefix=with_execution_id(key))
         if source.output == MODEL_ARTIFACT and isinstance(step, TrainingStep):
             return step.properties.ModelArtifacts.S3ModelArtifacts
@@ -235,6 +241,14 @@ class _Builder:
             pipeline_experiment_config=None,
             # Jobs keep the step's `<model>-<stage>` prefix instead of the SDK's generated names.
             pipeline_definition_config=PipelineDefinitionConfig(use_custom_job_prefix=True),
+            # With a SageMaker managed MLflow server, SageMaker tracks each execution in the experiment.
+            mlflow_config=(
+                MlflowConfig(
+                    mlflow_resource_arn=plan.mlflow_arn, mlflow_experiment_name=plan.mlflow_experiment
+                )
+                if plan.mlflow_arn
+                else None
+            ),
         )
 
 
