@@ -128,3 +128,21 @@ def test_a_sagemaker_tracking_server_arn_logs_through_the_plugin(
     assert logged.info.run_name == "trial-1"
     assert logged.data.params == {"max_depth": "3"}
     assert logged.data.metrics == {"validation_roc_auc": 0.97}
+
+
+def test_artifacts_of_a_sqlite_store_land_beside_it_not_where_the_batch_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "runs" / "mlflow.sqlite3"
+    store.parent.mkdir()
+    report = tmp_path / "evaluation.json"
+    report.write_text("{}\n")
+    runs = Tracker(f"sqlite:///{store}", "experiment")
+
+    run = runs.start("evaluation")
+    runs.log(run, artifacts=[report])
+
+    assert (store.parent / "mlflow-artifacts").is_dir()
+    assert list((store.parent / "mlflow-artifacts").rglob("evaluation.json"))
+    assert not (tmp_path / "mlruns").exists()

@@ -57,6 +57,13 @@ def experiment_name(config: Config) -> str:
     return config.tracking.experiment or f"{config.pipeline.name}-{config.model_name}"
 
 
+def artifact_location(uri: str) -> str | None:
+    """Where a new experiment keeps its artifacts: beside a SQLite store's file (`mlflow-artifacts/`; MLflow's
+    default would be `mlruns/` in whatever folder the batch runs from); a server decides for itself."""
+    match = re.fullmatch(r"sqlite:///(/.+)", uri)
+    return (Path(match.group(1)).parent / "mlflow-artifacts").as_uri() if match else None
+
+
 def _warn(exc: Exception) -> None:
     from batches.cli import console
 
@@ -87,7 +94,11 @@ class Tracker:
 
         self.client: MlflowClient = MlflowClient(tracking_uri=self.uri)
         found = self.client.get_experiment_by_name(self.experiment)
-        self.experiment_id = found.experiment_id if found else self.client.create_experiment(self.experiment)
+        self.experiment_id = (
+            found.experiment_id
+            if found
+            else self.client.create_experiment(self.experiment, artifact_location=artifact_location(self.uri))
+        )
 
     def start(self, name: str, *, parent: str | None = None, tags: dict[str, str] | None = None) -> str:
         """A new run (under `parent` when given); its id."""
