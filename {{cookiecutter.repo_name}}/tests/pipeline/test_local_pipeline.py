@@ -99,7 +99,8 @@ def test_a_local_runs_s3_answers_on_loopback_for_every_client_and_is_gone_after(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_PROFILE", "a-real-account")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.setenv(variable, "us-east-1")
     with local_s3() as endpoint:
         assert endpoint.startswith("http://127.0.0.1:")
         assert "AWS_PROFILE" not in os.environ
