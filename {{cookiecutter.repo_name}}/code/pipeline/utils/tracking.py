@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from utils.config_reader import Config, load_config
 
@@ -38,7 +38,6 @@ RUN_FOLDER_TAG = "pipeline.run_folder"
 # A tracking server that does not answer costs a job seconds, not MLflow's default minutes of retries; the
 # variables are MLflow's own, so a value set in the environment wins.
 HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
-T = TypeVar("T")
 
 
 def tracking_uri(config: Config, environ: dict[str, str] | os._Environ[str] | None = None) -> str | None:
@@ -71,7 +70,7 @@ def _warn(exc: Exception) -> None:
     console.print(f"[yellow]tracking:[/] not logged ({type(exc).__name__}: {text}); the job is not affected")
 
 
-def safely(action: Callable[[], T]) -> T | None:
+def safely(action: Callable[[], Any]) -> Any:
     """`action()`, or None with one warning line when it fails: tracking never fails a job."""
     try:
         return action()
@@ -148,7 +147,8 @@ def tracker(config: Config) -> Tracker | None:
     uri = tracking_uri(config)
     if uri is None:
         return None
-    return safely(lambda: Tracker(uri, experiment_name(config)))
+    found: Tracker | None = safely(lambda: Tracker(uri, experiment_name(config)))
+    return found
 
 
 if __name__ == "__main__":
