@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support.aws import all_s3_uris, root_uri
+from support.aws import all_s3_uris, root_uri, tracking_server_arn
 from typer.testing import CliRunner
 
 from batches.pipeline.batch import app
@@ -262,7 +262,7 @@ def test_a_sagemaker_mlflow_server_in_the_config_tracks_every_execution(
     from utils.aws.pipelines import definition
     from utils.workflow import plan_pipeline
 
-    arn = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/team"
+    arn = tracking_server_arn(load_config("dev", model=MODELS[0]))
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     folder = tmp_path / "configs"
     shutil.copytree(CONFIG_DIR, folder)

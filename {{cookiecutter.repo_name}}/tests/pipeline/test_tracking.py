@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from mlflow.tracking import MlflowClient
+from support.aws import tracking_server_arn
 from support.servers import free_port, wait_until_up
 
 from utils.config_reader import load_config
@@ -111,10 +112,8 @@ def test_a_sagemaker_tracking_server_arn_logs_through_the_plugin(
 ) -> None:
     # The plugin turns the ARN into the server's signed endpoint; its custom endpoint points it here.
     monkeypatch.setenv("SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT", mlflow_server)
-    monkeypatch.setenv(
-        "MLFLOW_TRACKING_URI", "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/team"
-    )
     config = load_config("dev")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server_arn(config))
 
     runs = tracker(config)
     assert runs is not None

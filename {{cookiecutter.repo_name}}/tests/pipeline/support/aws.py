@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from utils import naming
 from utils.aws.session import EndpointSession
 from utils.config_reader import Config, load_config
 
@@ -34,6 +35,14 @@ def push_image(config: Config) -> None:
     ecr.create_repository(repositoryName=repository)
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
     ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=config.images.tag)
+
+
+def tracking_server_arn(config: Config) -> str:
+    """A SageMaker managed MLflow tracking server's ARN in the config's account, region and partition."""
+    return (
+        f"arn:{naming.partition_of(config.aws.region).name}:sagemaker:{config.aws.region}:"
+        f"{config.aws.account_id}:mlflow-tracking-server/team"
+    )
 
 
 def root_uri(config: Config) -> str:
