@@ -58,8 +58,9 @@ def test_a_local_search_of_three_trials_records_each_and_makes_the_best_the_next
     top = max(scores) if space.direction == "maximize" else min(scores)
     assert best.metrics[space.objective] == pytest.approx(top)
     assert best.metrics["trials"] == 3
-    [winner] = [job for job in trials if float(job.metrics[space.objective]) == top][:1]
-    assert best.output_uris["model"] == winner.output_uris["model"]
+    # Trials may tie on the objective: the best model is one of the top-scoring trials'.
+    winners = {job.output_uris["model"] for job in trials if float(job.metrics[space.objective]) == top}
+    assert best.output_uris["model"] in winners
     assert Path(best.output_uris["model"]).is_file()
     assert leftover_containers(runs_dir) == []
     # MLflow: the search is one parent run, each trial a child holding its hyperparameters and metrics.
