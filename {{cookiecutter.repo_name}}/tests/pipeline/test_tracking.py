@@ -29,13 +29,12 @@ def children_of(client: MlflowClient, experiment: str, parent: str) -> list[Any]
 
 
 def test_the_local_store_lives_in_the_runs_folder_and_mlflows_variable_overrides_it(runs_dir: Path) -> None:
-    config = load_config("local")
+    def uri(env: str, **environ: str) -> str | None:
+        return tracking_uri(load_config(env, environ={"PIPELINE_RUNS_DIR": str(runs_dir), **environ}))
 
-    assert tracking_uri(config, environ={}) == f"sqlite:///{runs_dir}/mlflow.sqlite3"
-    assert tracking_uri(config, environ={"MLFLOW_TRACKING_URI": "http://mlflow.internal:5000"}) == (
-        "http://mlflow.internal:5000"
-    )
-    assert tracking_uri(load_config("dev"), environ={}) is None  # dev logs nothing until told where
+    assert uri("local") == f"sqlite:///{runs_dir}/mlflow.sqlite3"
+    assert uri("local", MLFLOW_TRACKING_URI="http://mlflow.internal:5000") == "http://mlflow.internal:5000"
+    assert uri("dev") is None  # dev logs nothing until told where
 
 
 def test_a_lifecycle_is_one_parent_and_each_job_a_child_with_its_params_and_metrics(tmp_path: Path) -> None:
@@ -112,8 +111,8 @@ def test_a_sagemaker_tracking_server_arn_logs_through_the_plugin(
 ) -> None:
     # The plugin turns the ARN into the server's signed endpoint; its custom endpoint points it here.
     monkeypatch.setenv("SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT", mlflow_server)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server_arn(load_config("dev")))
     config = load_config("dev")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server_arn(config))
 
     runs = tracker(config)
     assert runs is not None

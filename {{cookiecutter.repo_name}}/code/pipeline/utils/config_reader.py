@@ -14,6 +14,7 @@ Overrides (applied after the file is read, before validation):
   to; without it each batch opens a new folder named after its own run id.
 - `PIPELINE_MODEL`: the model whose settings (`models.<name>`) a batch uses, as `--model` does; not needed
   when the file has settings for one model only.
+- `MLFLOW_TRACKING_URI`: where MLflow runs are logged (`tracking.uri`, see `utils/tracking.py`).
 - `SAGEMAKER_SUBNETS`, `SAGEMAKER_SECURITY_GROUP_IDS`: comma-separated subnet and security group ids of the
   VPC the jobs run in (`network.subnets`, `network.security_group_ids`); an FSx for Lustre channel needs both.
 """
@@ -61,6 +62,7 @@ ENV_RUNS_DIR = "PIPELINE_RUNS_DIR"
 ENV_RUN_FOLDER = "PIPELINE_RUN_FOLDER"
 ENV_MODEL = "PIPELINE_MODEL"
 ENV_SUBNETS = "SAGEMAKER_SUBNETS"
+ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 ENV_SECURITY_GROUPS = "SAGEMAKER_SECURITY_GROUP_IDS"
 # A training channel's source: an S3 prefix, or a folder of an FSx for Lustre file system
 # (fsx://<file-system-id>/<mount name>/<path>).
@@ -360,31 +362,32 @@ class Config(_Strict):
         return f"{self.images.registry}/{self.image_repository(kind)}:{self.image_tag(kind, platform_name)}"
 
 
+# Environment variables that override one setting each: (variable, section, key).
+_OVERRIDES = (
+    (ENV_DATABASE_URL, "database", "url"),
+    (ENV_AWS_ENDPOINT_URL, "aws", "endpoint_url"),
+    (ENV_IMAGE_TAG, "images", "tag"),
+    (ENV_ECR_REGISTRY, "images", "registry"),
+    (ENV_BASE_IMAGE, "images", "base_image"),
+    (ENV_SUBNETS, "network", "subnets"),
+    (ENV_SECURITY_GROUPS, "network", "security_group_ids"),
+    (ENV_TRACKING_URI, "tracking", "uri"),
+)
+# Overrides given as a comma-separated list.
+_LIST_OVERRIDES = {ENV_SUBNETS, ENV_SECURITY_GROUPS}
+
+
 def _apply_overrides(raw: dict[str, Any], environ: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
-    if environ.get(ENV_DATABASE_URL):
-        if raw.get("database") is None:
-            raw["database"] = {}
-        if isinstance(raw["database"], dict):
-            raw["database"]["url"] = environ[ENV_DATABASE_URL]
-    if environ.get(ENV_AWS_ENDPOINT_URL):
-        raw.setdefault("aws", {})
-        if isinstance(raw["aws"], dict):
-            raw["aws"]["endpoint_url"] = environ[ENV_AWS_ENDPOINT_URL]
-    for variable, key in (
-        (ENV_IMAGE_TAG, "tag"),
-        (ENV_ECR_REGISTRY, "registry"),
-        (ENV_BASE_IMAGE, "base_image"),
-    ):
-        if environ.get(variable):
-            raw.setdefault("images", {})
-            if isinstance(raw["images"], dict):
-                raw["images"][key] = environ[variable]
-    for variable, key in ((ENV_SUBNETS, "subnets"), (ENV_SECURITY_GROUPS, "security_group_ids")):
-        if environ.get(variable):
-            if raw.get("network") is None:
-                raw["network"] = {}
-            if isinstance(raw["network"], dict):
-                raw["network"][key] = [item.strip() for item in environ[variable].split(",") if item.strip()]
+    for variable, section, key in _OVERRIDES:
+        value: str | list[str] | None = environ.get(variable)
+        if not value:
+            continue
+        if variable in _LIST_OVERRIDES:
+            value = [item.strip() for item in str(value).split(",") if item.strip()]
+        if raw.get(section) is None:  # missing, or a section left empty in the file
+            raw[section] = {}
+        if isinstance(raw[section], dict):  # anything else is the file's mistake, reported by validation
+            raw[section][key] = value
     raw["runs_dir"] = Path(environ.get(ENV_RUNS_DIR) or REPO_ROOT / "runs").resolve()
     if environ.get(ENV_RUN_FOLDER):
         raw["run_folder"] = environ[ENV_RUN_FOLDER]
@@ -473,12 +476,14 @@ def load_config(
             f"(models: {', '.join(sorted(config.models))})"
         )
     selected = requested or (next(iter(config.models)) if len(config.models) == 1 else None)
-    database = config.database
+    database, tracking = config.database, config.tracking
     if database.configured_url is not None:
         database = database.model_copy(
             update={"configured_url": _resolve_sqlite_path(database.configured_url, config.runs_dir)}
         )
-    return config.model_copy(update={"database": database, "selected_model": selected})
+    if tracking.uri is not None:
+        tracking = tracking.model_copy(update={"uri": _resolve_sqlite_path(tracking.uri, config.runs_dir)})
+    return config.model_copy(update={"database": database, "tracking": tracking, "selected_model": selected})
 
 
 def _model_blocks(lines: list[str]) -> tuple[int, int, dict[str, tuple[int, int]]]:

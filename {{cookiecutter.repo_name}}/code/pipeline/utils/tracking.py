@@ -30,7 +30,6 @@ from utils.config_reader import Config, load_config
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 # The parent run a batch logs its job under (the search sets it for its trials).
 ENV_PARENT_RUN = "PIPELINE_TRACKING_PARENT_RUN"
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag for nesting; a bare variable nests nothing
@@ -40,15 +39,10 @@ RUN_FOLDER_TAG = "pipeline.run_folder"
 HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
 
-def tracking_uri(config: Config, environ: dict[str, str] | os._Environ[str] | None = None) -> str | None:
-    variables = os.environ if environ is None else environ
-    uri = variables.get(ENV_TRACKING_URI) or config.tracking.uri
-    if uri is None:
-        return None
-    match = re.fullmatch(r"sqlite:///(?!/)(.+)", uri)
-    if match:  # a relative SQLite path: in the runs folder, whatever the working directory
-        return f"sqlite:///{(config.runs_dir / match.group(1)).as_posix()}"
-    return uri
+def tracking_uri(config: Config) -> str | None:
+    """Where runs are logged: `tracking.uri` (MLFLOW_TRACKING_URI overrides it; a relative `sqlite:///` path
+    is in the runs folder, see `utils.config_reader`); None: nothing is logged."""
+    return config.tracking.uri
 
 
 def experiment_name(config: Config) -> str:
