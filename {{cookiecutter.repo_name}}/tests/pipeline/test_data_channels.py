@@ -4,17 +4,16 @@ AWS call."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from support.batches import BatchRunner, run_chain, run_ok
+from support.configs import edited_configs, every_model
 from support.fakes import SentRequests, install_fake_container
 
 from utils.aws.sagemaker_client import SageMakerExecutor
-from utils.config_reader import CONFIG_DIR, Config, ConfigError, load_config
+from utils.config_reader import Config, ConfigError, load_config
 from utils.db.db_adapter import DbAdapter
 from utils.db.enum import JobStatus, JobType
 from utils.errors import RefusedError
@@ -28,13 +27,7 @@ SECURITY_GROUPS = ["sg-0123456789abcdef0"]
 
 def config_with(tmp_path: Path, env: str, training: dict[str, Any]) -> Config:
     """The `env` config with these training settings for every model."""
-    folder = tmp_path / "configs"
-    shutil.copytree(CONFIG_DIR, folder, dirs_exist_ok=True)
-    raw = yaml.safe_load((folder / f"{env}.yaml").read_text(encoding="utf-8"))
-    for settings in raw["models"].values():
-        settings["training"].update(training)
-    (folder / f"{env}.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
-    return load_config(env, config_dir=folder)
+    return load_config(env, config_dir=edited_configs(tmp_path, every_model("training", training), env))
 
 
 @pytest.fixture

@@ -3,15 +3,14 @@ config scales a job out (several instances, sharded inputs)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
+from support.configs import edited_configs, every_model
 from support.fakes import SentRequests
 
 from utils.aws.sagemaker_client import SageMakerExecutor
-from utils.config_reader import CONFIG_DIR, Config, load_config
+from utils.config_reader import Config, load_config
 from utils.db.enum import JobStatus, JobType
 from utils.errors import RefusedError
 from utils.job_definition import JobResult, define_job, with_overrides
@@ -20,13 +19,8 @@ from utils.layout import Layout, new_run_id
 
 def scaled_out_config(tmp_path: Path, job_type: JobType, instances: int) -> Config:
     """The dev config with one job of its model on `instances` instances and sharded inputs."""
-    folder = tmp_path / "configs"
-    shutil.copytree(CONFIG_DIR, folder)
-    raw = yaml.safe_load((folder / "dev.yaml").read_text(encoding="utf-8"))
-    for settings in raw["models"].values():
-        settings[job_type.value].update(instance_count=instances, distribution="ShardedByS3Key")
-    (folder / "dev.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
-    return load_config("dev", config_dir=folder)
+    edit = every_model(job_type.value, {"instance_count": instances, "distribution": "ShardedByS3Key"})
+    return load_config("dev", config_dir=edited_configs(tmp_path, edit, "dev"))
 
 
 def test_a_definition_takes_resources_and_parameters_from_the_config_and_overrides(tmp_path: Path) -> None:

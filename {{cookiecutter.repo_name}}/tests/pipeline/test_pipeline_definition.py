@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from functools import cache
@@ -18,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from support.aws import all_s3_uris, root_uri, tracking_server_arn
+from support.configs import edited_configs
 from typer.testing import CliRunner
 
 from batches.pipeline.batch import app
-from utils.config_reader import CONFIG_DIR, PIPELINE_DIR, Config, load_config
+from utils.config_reader import PIPELINE_DIR, Config, load_config
 from utils.db.enum import JobType
 from utils.job_specs import EVALUATION_METRICS_KEY, TRAINING_METRICS
 from utils.layout import PIPELINE_JOB_PREFIX_MAX, pipeline_job_prefix
@@ -224,12 +223,7 @@ def test_with_pipeline_tuning_the_training_step_is_the_models_search_and_evaluat
     from utils.aws.pipelines import definition
     from utils.workflow import plan_pipeline
 
-    folder = tmp_path / "configs"
-    shutil.copytree(CONFIG_DIR, folder)
-    for env in ("dev", "local"):
-        raw = yaml.safe_load((folder / f"{env}.yaml").read_text(encoding="utf-8"))
-        raw["pipeline"]["tuning"] = True
-        (folder / f"{env}.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    folder = edited_configs(tmp_path, lambda raw: raw["pipeline"].update(tuning=True), "dev", "local")
     config = load_config("dev", config_dir=folder, model=MODELS[0])
     space = search_space(config)
 
@@ -264,11 +258,9 @@ def test_a_sagemaker_mlflow_server_in_the_config_tracks_every_execution(
 
     arn = tracking_server_arn(load_config("dev", model=MODELS[0]))
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
-    folder = tmp_path / "configs"
-    shutil.copytree(CONFIG_DIR, folder)
-    raw = yaml.safe_load((folder / "dev.yaml").read_text(encoding="utf-8"))
-    raw["tracking"] = {"uri": arn, "experiment": "churn-experiments"}
-    (folder / "dev.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    folder = edited_configs(
+        tmp_path, lambda raw: raw.update(tracking={"uri": arn, "experiment": "churn-experiments"}), "dev"
+    )
     config = load_config("dev", config_dir=folder, model=MODELS[0])
 
     built = definition(plan_pipeline(config, config.image_uri()), config)

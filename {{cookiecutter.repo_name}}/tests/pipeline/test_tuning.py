@@ -5,19 +5,18 @@ run in the Docker tier, test_local_sagemaker_pipeline.py's neighbour test_local_
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from support.batches import BatchRunner, run_chain
+from support.configs import edited_configs, every_model
 from support.fakes import SentRequests, install_fake_container
 from typer.testing import CliRunner
 
 from batches.tuning import batch as tuning_batch
-from utils.config_reader import CONFIG_DIR, REPO_ROOT, Config, ConfigError, load_config
+from utils.config_reader import REPO_ROOT, Config, ConfigError, load_config
 from utils.db.db_adapter import DbAdapter
 from utils.db.enum import JobStatus, JobType
 from utils.job_specs import TRAINING_METRICS
@@ -26,13 +25,7 @@ from utils.tuning import TUNING_JOB_NAME_MAX, search_space, tuning_job_name
 
 def config_with(tmp_path: Path, env: str, tuning: dict[str, Any]) -> Config:
     """The `env` config with these tuning settings (merged into the configured ones) for every model."""
-    folder = tmp_path / "configs"
-    shutil.copytree(CONFIG_DIR, folder, dirs_exist_ok=True)
-    raw = yaml.safe_load((folder / f"{env}.yaml").read_text(encoding="utf-8"))
-    for settings in raw["models"].values():
-        settings["tuning"] = {**settings["tuning"], **tuning}
-    (folder / f"{env}.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
-    return load_config(env, config_dir=folder)
+    return load_config(env, config_dir=edited_configs(tmp_path, every_model("tuning", tuning), env))
 
 
 def tune(*args: str) -> Any:

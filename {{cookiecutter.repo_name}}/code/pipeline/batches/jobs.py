@@ -70,24 +70,15 @@ def run_job(
                 metrics.update(after(result))
             except Exception as exc:  # a broken output is this job's failure
                 reason = f"the job completed but its output is unusable: {type(exc).__name__}: {exc}"
-                return track(
-                    ctx,
-                    record.finish(
-                        JobStatus.FAILED,
-                        job_name=result.job_name,
-                        output_uris=result.output_uris,
-                        reason=reason,
-                    ),
+                return record.finish(
+                    JobStatus.FAILED, job_name=result.job_name, output_uris=result.output_uris, reason=reason
                 )
-        return track(
-            ctx,
-            record.finish(
-                result.status,
-                job_name=result.job_name,
-                output_uris=result.output_uris,
-                metrics=metrics,
-                reason=result.failure_reason,
-            ),
+        return record.finish(
+            result.status,
+            job_name=result.job_name,
+            output_uris=result.output_uris,
+            metrics=metrics,
+            reason=result.failure_reason,
         )
 
     return record.run(work)
@@ -97,17 +88,17 @@ def run_job(
 TRACKED_JOBS = (JobType.TRAINING, JobType.EVALUATION)
 
 
-def track(ctx: BatchContext, job: Job) -> Job:
+def track(ctx: BatchContext, job: Job) -> None:
     """Log an ended job as an MLflow run: under the search that started it (PIPELINE_TRACKING_PARENT_RUN) or
     its lifecycle's run folder, with its parameters, metrics and, for a local evaluation, the report and
     plots. Nothing is logged without a tracking URI; a tracking failure is a warning, never the job's."""
     if job.job_type not in TRACKED_JOBS:
-        return job
+        return
     from utils import tracking
 
     tracker = tracking.tracker(ctx.config)
     if tracker is None:
-        return job
+        return
 
     def log() -> None:
         parent = os.environ.get(tracking.ENV_PARENT_RUN) or (
@@ -135,7 +126,6 @@ def track(ctx: BatchContext, job: Job) -> Job:
         tracker.end(run_id, job.status is JobStatus.COMPLETED)
 
     tracking.safely(log)
-    return job
 
 
 def executor(ctx: BatchContext) -> Executor:
@@ -284,6 +274,7 @@ class JobRecord:
             failure_reason=reason,
             message=reason,
         )
+        track(self.ctx, job)
         if status is JobStatus.COMPLETED:
             console.print(f"[green]{job.job_name}: Completed[/] run id {job.run_id}", highlight=False)
             for name, uri in job.output_uris.items():

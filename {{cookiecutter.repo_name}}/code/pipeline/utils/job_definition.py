@@ -224,6 +224,11 @@ def channel_sources(config: Config, overrides: list[str] | None) -> dict[str, st
     return sources
 
 
+def training_inputs(sources: Mapping[str, str], splits: Mapping[str, str]) -> dict[str, str]:
+    """Each training channel's location: its source (`channel_sources`), else the preprocess run's split."""
+    return {channel: sources.get(channel) or splits[channel] for channel in TRAINING_CHANNELS}
+
+
 def _local_source(config: Config, channel: str, uri: str) -> str:
     location = FsxLocation.parse(uri)
     if location is None:

@@ -6,6 +6,7 @@ The one place of the pipeline that mirrors `code/container/<model>/jobs/`: chang
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from utils.db.enum import JobType
 
@@ -78,3 +79,20 @@ PROCESSING_SPECS: dict[JobType, ProcessingSpec] = {
         module="jobs.inference", inputs=("model", "data"), outputs=("predictions",)
     ),
 }
+
+
+def report_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """`{name: value}` of every metric with a numeric value in the report (SageMaker model quality layout)."""
+    section = report.get(EVALUATION_METRICS_KEY)
+    if not isinstance(section, dict):
+        raise ValueError(f"{EVALUATION_REPORT} has no {EVALUATION_METRICS_KEY} mapping")
+    metrics = {
+        name: float(item["value"])
+        for name, item in section.items()
+        if isinstance(item, dict)
+        and isinstance(item.get("value"), int | float)
+        and not isinstance(item["value"], bool)
+    }
+    if not metrics:
+        raise ValueError(f"{EVALUATION_REPORT} holds no metric with a numeric value")
+    return metrics

@@ -11,29 +11,12 @@ from batches.cli import DetachOption, EnvOption, ModelOption, ParamOption, open_
 from batches.jobs import run_job
 from utils.db.enum import JobType
 from utils.job_definition import define_job
-from utils.job_specs import EVALUATION_METRICS_KEY, EVALUATION_REPORT
+from utils.job_specs import report_metrics
 
 if TYPE_CHECKING:
     from utils.job_definition import JobResult
 
 app = typer.Typer(add_completion=False, help=__doc__)
-
-
-def report_metrics(report: dict[str, Any]) -> dict[str, float]:
-    """`{name: value}` of every metric with a numeric value in the report (SageMaker model quality layout)."""
-    section = report.get(EVALUATION_METRICS_KEY)
-    if not isinstance(section, dict):
-        raise ValueError(f"{EVALUATION_REPORT} has no {EVALUATION_METRICS_KEY} mapping")
-    metrics = {
-        name: float(item["value"])
-        for name, item in section.items()
-        if isinstance(item, dict)
-        and isinstance(item.get("value"), int | float)
-        and not isinstance(item["value"], bool)
-    }
-    if not metrics:
-        raise ValueError(f"{EVALUATION_REPORT} holds no metric with a numeric value")
-    return metrics
 
 
 @app.command()

@@ -14,7 +14,7 @@ from typing import Any
 from batches.cli import console
 from utils.config_reader import Config
 from utils.errors import PipelineError, RefusedError
-from utils.job_specs import EVALUATION_METRICS_KEY, EVALUATION_REPORT, MODEL_ARCHIVE
+from utils.job_specs import EVALUATION_REPORT, MODEL_ARCHIVE, report_metrics
 from utils.layout import new_run_id
 from utils.workflow import INPUT_DATA, PipelinePlan
 
@@ -65,7 +65,13 @@ def _run_folder(config: Config, plan: PipelinePlan) -> Path:
     return folder
 
 
-def _register(config: Config, outputs: dict[str, Path], execution_id: str) -> int:
+def _report_metrics(outputs: dict[str, Path]) -> dict[str, float]:
+    """The evaluation report's metrics, when the execution got as far as writing it."""
+    report = outputs.get("evaluation/report", Path()) / EVALUATION_REPORT
+    return report_metrics(json.loads(report.read_text(encoding="utf-8"))) if report.is_file() else {}
+
+
+def _register(config: Config, outputs: dict[str, Path], metrics: dict[str, float], execution_id: str) -> int:
     from utils.registry import LocalModelRegistry
     from utils.workflow import pipeline_name
 
@@ -73,15 +79,8 @@ def _register(config: Config, outputs: dict[str, Path], execution_id: str) -> in
     if not archives:
         raise PipelineError(f"the gate passed, but the training step left no {MODEL_ARCHIVE} to register")
     report = outputs["evaluation/report"] / EVALUATION_REPORT
-    scores = json.loads(report.read_text(encoding="utf-8")).get(EVALUATION_METRICS_KEY, {})
-    metrics = {
-        name: item["value"]
-        for name, item in scores.items()
-        if isinstance(item, dict) and isinstance(item.get("value"), int | float)
-    }
     registry = LocalModelRegistry(config, pipeline_name(config))
-    version = registry.register(str(archives[0]), str(report), metrics, execution_id)
-    return version.version
+    return registry.register(str(archives[0]), str(report), metrics, execution_id).version
 
 
 def start_locally(config: Config, plan: PipelinePlan, values: dict[str, str]) -> None:
@@ -118,10 +117,11 @@ def start_locally(config: Config, plan: PipelinePlan, values: dict[str, str]) ->
         raise PipelineError(
             f"stopped; its containers are removed, its run folder kept: {folder}", exit_code=130
         ) from None
+    metrics = _report_metrics(execution.outputs)
     version = None
     if execution.status == "Succeeded" and execution.gate_passed:
         with warnings_only():
-            version = _register(config, execution.outputs, execution.execution_id)
+            version = _register(config, execution.outputs, metrics, execution.execution_id)
     summary: dict[str, Any] = {
         "pipeline": plan.name,
         "execution": execution.execution_id,
@@ -135,7 +135,7 @@ def start_locally(config: Config, plan: PipelinePlan, values: dict[str, str]) ->
     }
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    track_execution(config, summary, execution.outputs)
+    track_execution(config, summary, metrics, execution.outputs.get("evaluation/report"))
     console.print(
         f"execution {execution.execution_id}: {execution.status} in {summary['seconds']:.0f} s",
         highlight=False,
@@ -178,7 +178,9 @@ def latest_local_execution(config: Config) -> str:
     return "\n".join(lines) + "\n"
 
 
-def track_execution(config: Config, summary: dict[str, Any], outputs: dict[str, Path]) -> None:
+def track_execution(
+    config: Config, summary: dict[str, Any], metrics: dict[str, float], report_folder: Path | None
+) -> None:
     """The execution as an MLflow parent run (utils/tracking.py): its parameters, the evaluation report's
     metrics and files, and each step as a child with its status."""
     from utils import tracking
@@ -186,7 +188,6 @@ def track_execution(config: Config, summary: dict[str, Any], outputs: dict[str, 
     tracker = tracking.tracker(config)
     if tracker is None:
         return
-    report_folder = outputs.get("evaluation/report")
 
     def log() -> None:
         parent = tracker.start(
@@ -197,16 +198,10 @@ def track_execution(config: Config, summary: dict[str, Any], outputs: dict[str, 
                 "status": summary["status"],
             },
         )
-        report = report_folder / EVALUATION_REPORT if report_folder else None
-        scores = json.loads(report.read_text(encoding="utf-8")) if report and report.is_file() else {}
         tracker.log(
             parent,
             params=summary["parameters"],
-            metrics={
-                name: item.get("value")
-                for name, item in scores.get(EVALUATION_METRICS_KEY, {}).items()
-                if isinstance(item, dict)
-            },
+            metrics=metrics,
             tags={"registered_version": str(summary["registered_version"] or "")},
             artifacts=sorted(report_folder.glob("*")) if report_folder else [],
         )

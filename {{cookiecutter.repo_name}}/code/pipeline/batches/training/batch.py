@@ -18,8 +18,7 @@ from batches.cli import (
 from batches.jobs import run_job
 from utils.config_reader import load_config
 from utils.db.enum import JobType
-from utils.job_definition import channel_sources, define_job
-from utils.job_specs import TRAINING_CHANNELS
+from utils.job_definition import channel_sources, define_job, training_inputs
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
@@ -51,10 +50,7 @@ def main(
             run,
             name,
             image_uri=ctx.image_uri,
-            inputs={
-                channel: sources.get(channel) or preprocess.output_uris[channel]
-                for channel in TRAINING_CHANNELS
-            },
+            inputs=training_inputs(sources, preprocess.output_uris),
             outputs=outputs,
             overrides=param,
         )

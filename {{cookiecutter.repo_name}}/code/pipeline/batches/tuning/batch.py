@@ -30,8 +30,7 @@ from batches.cli import (
 from utils.config_reader import ENV_RUN_FOLDER, PIPELINE_DIR, load_config
 from utils.db.enum import JobStatus, JobType
 from utils.errors import JobError, PipelineError
-from utils.job_definition import channel_sources, define_job
-from utils.job_specs import TRAINING_CHANNELS
+from utils.job_definition import channel_sources, define_job, training_inputs
 from utils.layout import RunLayout
 from utils.tracking import ENV_PARENT_RUN
 from utils.tuning import SearchSpace, sampler, search_space, suggest, tuning_job_name
@@ -80,9 +79,7 @@ def main(
         preprocess = ctx.upstream(JobType.PREPROCESS, preprocess_run_id)
         run, _ = ctx.new_run(JobType.TRAINING)
         name = tuning_job_name(ctx.config.model_name)
-        inputs = {
-            channel: sources.get(channel) or preprocess.output_uris[channel] for channel in TRAINING_CHANNELS
-        }
+        inputs = training_inputs(sources, preprocess.output_uris)
         console.print(
             f"[cyan]{name}[/]: {space.strategy} search of {space.objective} ({space.direction}), "
             f"{space.max_jobs} trials, {space.max_parallel_jobs} at a time, in {ctx.config.environment}",

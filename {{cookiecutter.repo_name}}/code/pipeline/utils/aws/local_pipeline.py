@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import shutil
 import warnings
 from collections.abc import Callable, Iterator
@@ -29,8 +28,8 @@ from typing import Any
 
 from utils.aws.local_containers import hand_back_ownership, job_containers, log_tail, remove_containers
 from utils.aws.pipelines import StepState, build_pipeline
-from utils.aws.s3_client import join
-from utils.aws.sdk_workarounds import SDK_CONFIG, environment_region
+from utils.aws.s3_client import S3Client, join
+from utils.aws.sdk_workarounds import SDK_CONFIG, environment_region, environment_variables
 from utils.aws.session import EndpointSession
 from utils.config_reader import Config
 from utils.errors import PipelineError
@@ -62,25 +61,6 @@ class LocalExecution:
 
 
 @contextmanager
-def _variables(values: dict[str, str | None]) -> Iterator[None]:
-    """The environment variables set (None: unset) inside the block, then as they were."""
-    before = {name: os.environ.get(name) for name in values}
-    try:
-        for name, value in values.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-@contextmanager
 def local_s3() -> Iterator[str]:
     """An in-memory S3 (moto) on 127.0.0.1 for the block, as every AWS call's endpoint; yields its URL."""
     from moto.server import ThreadedMotoServer
@@ -91,7 +71,7 @@ def local_s3() -> Iterator[str]:
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     try:
-        with _variables({**_OFFLINE_VARIABLES, "AWS_ENDPOINT_URL": endpoint}):
+        with environment_variables({**_OFFLINE_VARIABLES, "AWS_ENDPOINT_URL": endpoint}):
             yield endpoint
     finally:
         server.stop()
@@ -141,35 +121,27 @@ def _progress(on_step: Callable[[str], None]) -> Iterator[None]:
             logger.setLevel(level)
 
 
-def _upload_folder(s3: Any, folder: Path, uri: str) -> None:
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+def _upload_folder(s3: S3Client, folder: Path, uri: str) -> None:
     files = sorted(path for path in folder.rglob("*") if path.is_file())
     if not files:
         raise PipelineError(f"{INPUT_DATA} {folder} holds no file")
     for path in files:
-        s3.upload_file(str(path), bucket, join(prefix, path.relative_to(folder).as_posix()))
+        s3.upload(path, join(uri, path.relative_to(folder).as_posix()))
 
 
-def _copy_outputs(s3: Any, plan: PipelinePlan, execution_id: str, run_folder: Path) -> dict[str, Path]:
+def _copy_outputs(s3: S3Client, plan: PipelinePlan, execution_id: str, run_folder: Path) -> dict[str, Path]:
     """Every output of the execution's steps, from `<model>/<stage>/<execution id>/<output>/...` in the local
     S3 to `<run folder>/<stage>/<output>/...`."""
     copied: dict[str, Path] = {}
-    bucket = plan.storage.bucket
     for step in [*plan.steps, *plan.after_registration]:
-        stage = step.job.job_type.value
         for data in step.job.outputs.values():
-            uri = data.uri.replace(EXECUTION_ID, execution_id).rstrip("/")
-            key_prefix = uri.removeprefix(f"s3://{bucket}/") + "/"
-            folder = uri.rsplit("/", 1)[-1]
-            target = run_folder / stage / folder
-            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix)
-            keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
-            for key in keys:
-                destination = target / key.removeprefix(key_prefix)
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(bucket, key, str(destination))
-            if keys:
-                copied[f"{stage}/{folder}"] = target
+            prefix = data.uri.replace(EXECUTION_ID, execution_id).rstrip("/") + "/"
+            target = run_folder / step.job.job_type.value / prefix.rstrip("/").rsplit("/", 1)[-1]
+            found = s3.list(prefix)
+            for uri in found:
+                s3.download(uri, target / uri.removeprefix(prefix))
+            if found:
+                copied[target.relative_to(run_folder).as_posix()] = target
     return copied
 
 
@@ -194,13 +166,13 @@ def run_locally(
                 update={"aws": config.aws.model_copy(update={"endpoint_url": endpoint})}
             )
             boto_session = EndpointSession(config.aws.region, endpoint)
-            s3 = boto_session.client("s3")
             where = {} if config.aws.region == "us-east-1" else {"LocationConstraint": config.aws.region}
-            s3.create_bucket(
+            boto_session.client("s3").create_bucket(
                 Bucket=plan.storage.bucket, **({"CreateBucketConfiguration": where} if where else {})
             )
-            raw_uri = (
-                f"s3://{plan.storage.bucket}/{join(config.model_name, 'collection', run_folder.name, 'raw')}"
+            s3 = S3Client(boto_session)
+            raw_uri = join(
+                f"s3://{plan.storage.bucket}", config.model_name, "collection", run_folder.name, "raw"
             )
             _upload_folder(s3, raw_data, raw_uri)
             values: dict[str, Any] = {

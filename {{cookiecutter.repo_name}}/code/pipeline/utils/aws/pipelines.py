@@ -30,6 +30,7 @@ from sagemaker.core.workflow.properties import PropertyFile
 from sagemaker.train.model_trainer import Mode, ModelTrainer
 
 from utils.aws import sdk_requests
+from utils.aws.s3_client import S3Location
 from utils.aws.sdk_workarounds import SDK_CONFIG, environment_region, role_validation_disabled
 from utils.aws.session import EndpointSession
 from utils.aws.tuning import search_tuner
@@ -105,13 +106,10 @@ class _Builder:
         step = self.steps[source.step]
         if source.output == MODEL_ARTIFACT and isinstance(step, TuningStep):
             # The best trial's archive: under the training step's output location, `<job>/output/...`.
-            bucket, _, key = (
-                self.plan_step(source.step)
-                .job.outputs["model_output"]
-                .uri.removeprefix("s3://")
-                .partition("/")
+            output = S3Location.parse(self.plan_step(source.step).job.outputs["model_output"].uri)
+            return step.get_top_model_s3_uri(
+                top_k=0, s3_bucket=output.bucket, prefix=with_execution_id(output.key)
             )
-            return step.get_top_model_s3_uri(top_k=0, s3_bucket=bucket, prefix=with_execution_id(key))
         if source.output == MODEL_ARTIFACT and isinstance(step, TrainingStep):
             return step.properties.ModelArtifacts.S3ModelArtifacts
         return step.properties.ProcessingOutputConfig.Outputs[source.output].S3Output.S3Uri

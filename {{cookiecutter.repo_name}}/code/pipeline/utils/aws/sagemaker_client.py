@@ -31,12 +31,7 @@ class SageMakerExecutor:
         self.boto_session = EndpointSession(config.aws.region, config.aws.endpoint_url)
 
     def session(self, run: RunLayout) -> Session:
-        return Session(
-            boto_session=self.boto_session,
-            default_bucket=run.bucket,
-            default_bucket_prefix=run.sdk_staging_key_prefix,
-            sagemaker_config=SDK_CONFIG,
-        )
+        return run_session(self.boto_session, run)
 
     def run(self, job: JobDefinition, on_status: StatusCallback) -> JobResult:
         session = self.session(job.run)
@@ -86,6 +81,16 @@ class SageMakerExecutor:
             if status.is_terminal:
                 return description
             time.sleep(self.poll_seconds)
+
+
+def run_session(boto_session: EndpointSession, run: RunLayout) -> Session:
+    """The SDK session of one run: whatever the SDK stages goes into the run's own folder."""
+    return Session(
+        boto_session=boto_session,
+        default_bucket=run.bucket,
+        default_bucket_prefix=run.sdk_staging_key_prefix,
+        sagemaker_config=SDK_CONFIG,
+    )
 
 
 def training_trainer(config: Config, job: JobDefinition, session: Session) -> ModelTrainer:

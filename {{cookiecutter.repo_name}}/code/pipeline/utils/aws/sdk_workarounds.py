@@ -11,7 +11,7 @@ Two more live beside the code they serve, with canaries of their own: the folder
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -94,15 +94,24 @@ def environment_region(region: str) -> Iterator[None]:
 @contextmanager
 def _variable_set(name: str, value: str | None) -> Iterator[None]:
     """The environment variable `name` is `value` inside the block (None: left as it is), then as before."""
-    if value is None:
+    with environment_variables({} if value is None else {name: value}):
         yield
-        return
-    previous = os.environ.get(name)
-    os.environ[name] = value
+
+
+@contextmanager
+def environment_variables(values: Mapping[str, str | None]) -> Iterator[None]:
+    """The environment variables set (None: unset) inside the block, then as they were."""
+    before = {name: os.environ.get(name) for name in values}
     try:
+        _apply(values)
         yield
     finally:
-        if previous is None:
+        _apply(before)
+
+
+def _apply(values: Mapping[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
             os.environ.pop(name, None)
         else:
-            os.environ[name] = previous
+            os.environ[name] = value

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagemaker.core.helper.session_helper import Session
 from sagemaker.core.parameter import (
     CategoricalParameter,
     ContinuousParameter,
@@ -17,8 +16,8 @@ from sagemaker.core.parameter import (
 from sagemaker.train.tuner import HyperparameterTuner
 
 from utils.aws import sdk_requests
-from utils.aws.sagemaker_client import training_trainer
-from utils.aws.sdk_workarounds import SDK_CONFIG, role_validation_disabled
+from utils.aws.sagemaker_client import run_session, training_trainer
+from utils.aws.sdk_workarounds import role_validation_disabled
 from utils.aws.session import EndpointSession
 from utils.config_reader import Config
 from utils.job_definition import JobDefinition
@@ -80,12 +79,7 @@ class SageMakerTuning:
 
     def start(self, job: JobDefinition, space: SearchSpace, name: str) -> None:
         """Create the tuning job `name` over the training job `job`; returns once SageMaker has it."""
-        session = Session(
-            boto_session=self.boto_session,
-            default_bucket=job.run.bucket,
-            default_bucket_prefix=job.run.sdk_staging_key_prefix,
-            sagemaker_config=SDK_CONFIG,
-        )
+        session = run_session(self.boto_session, job.run)
         with role_validation_disabled(self.config.aws.endpoint_url is not None):
             tuner = search_tuner(training_trainer(self.config, job, session), job, space)
             tuner.tune(inputs=sdk_requests.training_channels(job, local=False), job_name=name, wait=False)
