@@ -167,6 +167,7 @@ COMMON = [
     "tests/pipeline/support/__init__.py",
     "tests/pipeline/support/aws.py",
     "tests/pipeline/support/batches.py",
+    "tests/pipeline/support/configs.py",
     "tests/pipeline/support/databases.py",
     "tests/pipeline/support/fakes.py",
     "tests/pipeline/support/local_runs.py",
