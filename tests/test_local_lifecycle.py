@@ -84,6 +84,7 @@ def test_the_lifecycle_runs_in_local_mode_without_network_or_aws(set_up_project:
         "test_a_local_execution_copies_every_steps_outputs_into_its_run_folder",
         "test_status_shows_the_latest_local_execution",
         "test_a_threshold_no_model_reaches_fails_at_the_gate_naming_it_and_leaves_no_container",
+        "test_with_tuning_the_local_execution_searches_and_evaluates_and_registers_the_best_trials_model",
         "test_a_local_search_of_three_trials_records_each_and_makes_the_best_the_next_model",
         "test_the_execution_is_one_mlflow_parent_run_with_a_child_per_step",
         "test_the_lifecycle_is_one_mlflow_parent_run_with_its_training_and_evaluation",

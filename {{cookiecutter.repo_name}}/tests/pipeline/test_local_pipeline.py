@@ -17,11 +17,13 @@ from typer.testing import CliRunner
 
 from batches.pipeline.batch import app as pipeline_app
 from batches.registry.batch import app as registry_app
-from utils.aws.local_pipeline import local_s3
-from utils.config_reader import load_config
+from utils.aws.local_pipeline import SearchingClient, local_s3
+from utils.config_reader import Config, load_config
 from utils.db.db_adapter import DbAdapter
+from utils.errors import PipelineError
 from utils.registry import LocalModelRegistry
-from utils.workflow import pipeline_name
+from utils.tuning import search_space
+from utils.workflow import JobStep, pipeline_name, plan_pipeline
 
 
 def pipeline(*args: str) -> Any:
@@ -167,3 +169,82 @@ def test_an_empty_local_registry_says_so() -> None:
 
     assert registry("list").stdout == f"{group}: no version registered yet\n"
     assert json.loads(registry("list", "--json").stdout) == []
+
+
+class TrainingJobs:
+    """The local runner's client for training jobs: a job prints its objective as the training job does (the
+    closer its learning rate to 0.1, the higher), or, when its name ends with one of `failing`, fails with the
+    job's error line."""
+
+    def __init__(self, objective: str, failing: tuple[str, ...]) -> None:
+        self.objective = objective
+        self.failing = failing
+        self.requests: dict[str, dict[str, Any]] = {}
+
+    def create_training_job(self, name: str, **request: Any) -> None:
+        self.requests[name] = request
+        if name.endswith(self.failing):
+            print("algo-1-x7k2p  | ERROR: the model did not converge")
+            raise RuntimeError("Failed to run: ['docker-compose', 'up'], Process exited with code: 1")
+        rate = float(request["HyperParameters"]["learning_rate"])
+        print(f"algo-1-x7k2p  | epoch=1;{self.objective}={1 - abs(rate - 0.1):.4f};")
+
+    def describe_training_job(self, name: str) -> dict[str, Any]:
+        return {
+            "TrainingJobName": name,
+            "ModelArtifacts": {"S3ModelArtifacts": f"s3://b/{name}/model.tar.gz"},
+        }
+
+    def describe_processing_job(self, name: str) -> dict[str, Any]:
+        return {"ProcessingJobName": name}
+
+
+def search_step(config: Config) -> JobStep:
+    """The training step of `config`'s pipeline with pipeline.tuning set: the model's search."""
+    tuned = config.model_copy(update={"pipeline": config.pipeline.model_copy(update={"tuning": True})})
+    [step] = [step for step in plan_pipeline(tuned, "image:1").steps if step.search is not None]
+    return step
+
+
+def test_a_local_tuning_step_runs_the_search_and_hands_on_the_best_trials_job(tmp_path: Path) -> None:
+    config = load_config("local")
+    space = search_space(config)
+    jobs = TrainingJobs(space.objective, failing=("-2",))
+    heard: list[str] = []
+    client = SearchingClient(jobs, search_step(config), tmp_path, heard.append)
+
+    client.create_training_job(
+        "Tuning-2027-01-04", HyperParameters={"random_state": "7", "learning_rate": "0.1"}
+    )
+
+    names = [f"Tuning-2027-01-04-{number}" for number in range(1, space.max_jobs + 1)]
+    assert sorted(jobs.requests) == names
+    assert sorted(trial.job_name for trial in client.trials) == names
+    for trial in client.trials:
+        sent = jobs.requests[trial.job_name]["HyperParameters"]
+        assert sent["random_state"] == "7"  # what the search does not range over stays as the step gave it
+        assert {name: sent[name] for name in space.ranges} == {
+            name: str(value) for name, value in trial.parameters.items()
+        }
+    [failed] = [trial for trial in client.trials if trial.number == 2]
+    assert failed.value is None
+    assert failed.failure_reason == "the model did not converge"
+    scored = [trial for trial in client.trials if trial.value is not None]
+    assert len(scored) == space.max_jobs - 1
+    for trial in scored:
+        assert trial.value == pytest.approx(1 - abs(float(trial.parameters["learning_rate"]) - 0.1), abs=1e-4)
+    best = max(scored, key=lambda trial: (trial.value or 0.0, -trial.number))
+    # The step's job is the best trial's: the runner hands its model on to the evaluation.
+    assert client.describe_training_job("Tuning-2027-01-04")["TrainingJobName"] == best.job_name
+    assert f"best: trial {best.number} ({best.job_name})" in heard[-1]
+    assert client.describe_processing_job("Preprocess-1") == {"ProcessingJobName": "Preprocess-1"}
+
+
+def test_a_local_search_where_no_trial_completes_fails_its_step_with_each_reason(tmp_path: Path) -> None:
+    config = load_config("local")
+    client = SearchingClient(TrainingJobs("validation_roc_auc", ("",)), search_step(config), tmp_path, print)
+
+    with pytest.raises(PipelineError, match=r"none of the \d+ trials of the search completed") as raised:
+        client.create_training_job("Tuning-2027-01-04", HyperParameters={"learning_rate": "0.1"})
+
+    assert "(trial 1: the model did not converge; trial 2: the model did not converge" in str(raised.value)

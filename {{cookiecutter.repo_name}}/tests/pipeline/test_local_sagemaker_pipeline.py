@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from mlflow.tracking import MlflowClient
-from support.local_runs import leftover_containers, run_module, run_script
+from support.configs import edited_configs, every_model
+from support.local_runs import leftover_containers, run_module, run_script, script_env
 
 from utils.config_reader import load_config
 from utils.job_specs import EVALUATION_METRICS_KEY
@@ -43,6 +44,13 @@ def pipeline_run(runs_dir: Path, run_folder: str, *parameters: str) -> Run:
     return Run(runs_dir / run_folder, result)
 
 
+def registered_versions(runs_dir: Path) -> list[dict[str, Any]]:
+    listed = run_module(runs_dir, "batches.registry", "--env", "local", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    versions: list[dict[str, Any]] = json.loads(listed.stdout)
+    return versions
+
+
 @pytest.fixture(scope="module")
 def passed(runs_dir: Path) -> Run:
     run = pipeline_run(runs_dir, "gate-passes")
@@ -63,10 +71,9 @@ def test_a_local_execution_passes_the_gate_and_registers_a_version_pending_appro
         "QualityGate": "Succeeded",
         "Inference": "Succeeded",
     }
-    listed = run_module(runs_dir, "batches.registry", "--env", "local", "list", "--json")
-    assert listed.returncode == 0, listed.stderr
-    [version] = json.loads(listed.stdout)
-    assert version["version"] == summary["registered_version"]
+    [version] = [
+        item for item in registered_versions(runs_dir) if item["version"] == summary["registered_version"]
+    ]
     assert version["status"] == "PendingManualApproval"
     assert Path(version["model_data"]).is_relative_to(passed.folder)
     assert Path(version["model_data"]).is_file()
@@ -111,12 +118,77 @@ def test_the_execution_is_one_mlflow_parent_run_with_a_child_per_step(passed: Ru
     assert "evaluation.json" in [item.path for item in client.list_artifacts(parent.info.run_id)]
 
 
+def test_with_tuning_the_local_execution_searches_and_evaluates_and_registers_the_best_trials_model(
+    passed: Run, runs_dir: Path, tmp_path: Path
+) -> None:
+    from batches.pipeline.local import start_locally
+    from utils.workflow import INPUT_DATA, plan_pipeline
+
+    def tuned(raw: dict[str, Any]) -> None:
+        raw["pipeline"]["tuning"] = True
+        every_model("tuning", {"max_jobs": 2, "max_parallel_jobs": 1})(raw)
+
+    folder = edited_configs(tmp_path, tuned, "local")
+    environ = {**script_env(runs_dir), "PIPELINE_RUN_FOLDER": "tuned"}
+    config = load_config("local", config_dir=folder, environ=environ)
+    space = config.jobs.tuning
+    assert space is not None
+
+    start_locally(
+        config,
+        plan_pipeline(config, config.image_uri()),
+        {INPUT_DATA: str(passed.folder / "collection" / "raw")},
+    )
+
+    run = Run(runs_dir / "tuned", passed.result)
+    steps = {step["name"]: step["status"] for step in run.summary["steps"]}
+    assert steps == {
+        "Preprocess": "Succeeded",
+        "Tuning": "Succeeded",
+        "Evaluation": "Succeeded",
+        "QualityGate": "Succeeded",
+        "Inference": "Succeeded",
+    }
+    trials = run.summary["trials"]
+    assert len(trials) == 2
+    assert all(
+        trial["value"] is not None and set(trial["parameters"]) == set(space.ranges) for trial in trials
+    )
+    top = (max if space.direction == "maximize" else min)(trial["value"] for trial in trials)
+    # Each trial's model is kept; the evaluation took, and the registry holds, a top-scoring trial's.
+    archives = sorted((run.folder / "training").rglob("model.tar.gz"))
+    assert len(archives) == 2
+    model = Path(run.summary["model"])
+    assert model in archives
+    assert any(trial["job_name"] in model.parts for trial in trials if trial["value"] == top)
+    [version] = [
+        item for item in registered_versions(runs_dir) if item["version"] == run.summary["registered_version"]
+    ]
+    assert Path(version["model_data"]) == model
+    # In MLflow each trial is a child of the Tuning step's run, with its hyperparameters and objective.
+    client = MlflowClient(f"sqlite:///{runs_dir / 'mlflow.sqlite3'}")
+    runs = client.search_runs([experiment.experiment_id for experiment in client.search_experiments()])
+    [parent] = [item for item in runs if item.data.tags.get("execution") == run.summary["execution"]]
+    [step] = [
+        item
+        for item in runs
+        if item.data.tags.get(PARENT_TAG) == parent.info.run_id and item.info.run_name == "Tuning"
+    ]
+    children = [item for item in runs if item.data.tags.get(PARENT_TAG) == step.info.run_id]
+    assert sorted(item.info.run_name for item in children) == sorted(trial["job_name"] for trial in trials)
+    for child in children:
+        assert set(child.data.params) == set(space.ranges)
+        assert space.objective in child.data.metrics
+    assert leftover_containers(runs_dir) == []
+
+
 def test_a_threshold_no_model_reaches_fails_at_the_gate_naming_it_and_leaves_no_container(
     passed: Run, runs_dir: Path
 ) -> None:
     gate = load_config("local").jobs.quality_gate
     # Above any score this model reaches (maximize), or below (minimize).
     threshold, shortfall = ("0.99999", "is below") if gate.direction == "maximize" else ("-1.0", "is above")
+    registered = registered_versions(runs_dir)
     failed = pipeline_run(runs_dir, "gate-fails", f"QualityThreshold={threshold}")
 
     assert failed.result.returncode == 1
@@ -130,7 +202,4 @@ def test_a_threshold_no_model_reaches_fails_at_the_gate_naming_it_and_leaves_no_
     assert "Inference" not in steps
     assert failed.summary["registered_version"] is None
     assert leftover_containers(runs_dir) == []
-    listed = run_module(runs_dir, "batches.registry", "--env", "local", "list", "--json")
-    assert [version["version"] for version in json.loads(listed.stdout)] == [
-        passed.summary["registered_version"]
-    ]
+    assert registered_versions(runs_dir) == registered

@@ -245,9 +245,13 @@ def test_with_pipeline_tuning_the_training_step_is_the_models_search_and_evaluat
         item for item in steps["Evaluation"]["Arguments"]["ProcessingInputs"] if item["InputName"] == "model"
     ]
     assert "Steps.Tuning.TrainingJobSummaries[0].TrainingJobName" in json.dumps(model)
-    # The local runner has no tuning step: locally the pipeline trains once.
+    # The local runner has no tuning step: locally it is a training step, whose job the local run replaces
+    # with the local search over the same space.
     local = load_config("local", config_dir=folder, model=MODELS[0])
-    assert [step.name for step in plan_pipeline(local, local.image_uri()).steps][1] == "Training"
+    local_plan = plan_pipeline(local, local.image_uri())
+    assert local_plan.steps[1].search == search_space(local)
+    local_steps = {step["Name"]: step for step in steps_of(definition(local_plan, local))}
+    assert local_steps["Tuning"]["Type"] == "Training"
 
 
 def test_a_sagemaker_mlflow_server_in_the_config_tracks_every_execution(

@@ -269,7 +269,7 @@ class PipelineSettings(_Strict):
     # e.g. P30D or PT12H); None: no step caching.
     cache_expire_after: Annotated[str, Field(pattern=ISO_DURATION)] | None = None
     # True: the pipeline trains with the model's hyperparameter search (models.<model>.tuning) as a tuning
-    # step, and evaluates its best model. The local run keeps a training step (there is no local tuning step).
+    # step, and evaluates its best model (a local run runs the local search in the step's place).
     tuning: bool = False
 
 

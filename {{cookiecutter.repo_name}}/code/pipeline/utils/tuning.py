@@ -1,12 +1,15 @@
 """A model's hyperparameter search, described once (`models.<model>.tuning`): the objective and the regex that
 reads it from the training job's log, the ranges and the limits. SageMaker runs it as a hyperparameter tuning
-job (`utils.aws.tuning`); locally, Optuna's ask/tell drives real local-mode training jobs over the same ranges
-(`batches.tuning`). Pure data and the rules that check it against the training job; imports no AWS library.
+job (`utils.aws.tuning`); locally, Optuna's ask/tell (`local_search`) drives real local-mode training jobs
+over the same ranges, as `batches.tuning` runs them and as a local pipeline run's tuning step
+(`utils.aws.local_pipeline`). Imports no AWS library.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -19,6 +22,8 @@ if TYPE_CHECKING:
     import optuna
 
 TUNING_JOB_NAME_MAX = 32  # SageMaker's limit for a hyperparameter tuning job name
+
+Chosen = dict[str, str | int | float]
 
 
 @dataclass(frozen=True)
@@ -103,9 +108,9 @@ def sampler(space: SearchSpace, seed: int | None = None) -> optuna.samplers.Base
     return optuna.samplers.TPESampler(seed=seed)
 
 
-def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, str | int | float]:
+def suggest(trial: optuna.Trial, space: SearchSpace) -> Chosen:
     """One trial's hyperparameters, drawn from the ranges."""
-    chosen: dict[str, str | int | float] = {}
+    chosen: Chosen = {}
     for name, item in space.ranges.items():
         log = item.scaling == "Logarithmic"
         if item.type == "categorical":
@@ -115,3 +120,87 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, str | int | fl
         else:
             chosen[name] = trial.suggest_float(name, float(item.min or 0), float(item.max or 0), log=log)
     return chosen
+
+
+def shown(chosen: Chosen) -> str:
+    """A trial's hyperparameters on one line, floats to four significant digits."""
+    return ", ".join(
+        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
+        for name, value in chosen.items()
+    )
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial of a local search: its number, its hyperparameters and its objective value (None: it
+    failed)."""
+
+    number: int
+    parameters: Chosen
+    value: float | None
+
+
+def local_search(
+    space: SearchSpace,
+    run_trial: Callable[[int, Chosen], float | None],
+    on_start: Callable[[int, Chosen], None],
+    on_end: Callable[[Trial], None],
+    parallel: int | None = None,
+) -> list[Trial]:
+    """Optuna's ask/tell over the space: `run_trial(number, hyperparameters)` runs each of `max_jobs` trials
+    and says its objective value (None: it failed), `parallel` (default: max_parallel_jobs) at a time; one at
+    a time, the trials run in the calling thread, so that Ctrl-C stops the running one at once. Trials in the
+    order they ended."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction=space.direction, sampler=sampler(space))
+    workers = parallel or space.max_parallel_jobs
+    ended: list[Trial] = []
+
+    def ask(number: int) -> tuple[optuna.Trial, Chosen]:
+        trial = study.ask()
+        chosen = suggest(trial, space)
+        on_start(number, chosen)
+        return trial, chosen
+
+    def tell(trial: optuna.Trial, number: int, chosen: Chosen, value: float | None) -> None:
+        if value is None:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            study.tell(trial, value)
+        ended.append(Trial(number, chosen, value))
+        on_end(ended[-1])
+
+    if workers == 1:
+        for number in range(1, space.max_jobs + 1):
+            trial, chosen = ask(number)
+            tell(trial, number, chosen, run_trial(number, chosen))
+        return ended
+    running: dict[Future[float | None], tuple[optuna.Trial, int, Chosen]] = {}
+    asked = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while len(ended) < space.max_jobs:
+            while len(running) < workers and asked < space.max_jobs:
+                asked += 1
+                trial, chosen = ask(asked)
+                running[pool.submit(run_trial, asked, chosen)] = (trial, asked, chosen)
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                trial, number, chosen = running.pop(future)
+                tell(trial, number, chosen, future.result())
+    return ended
+
+
+def best_trial(space: SearchSpace, trials: list[Trial]) -> Trial | None:
+    """The trial with the best objective value; the earliest of those that tie."""
+    scored = [
+        (trial.value, trial)
+        for trial in sorted(trials, key=lambda item: item.number)
+        if trial.value is not None
+    ]
+    best: tuple[float, Trial] | None = None
+    for value, trial in scored:
+        if best is None or space.better(value, best[0]):
+            best = (value, trial)
+    return best[1] if best else None

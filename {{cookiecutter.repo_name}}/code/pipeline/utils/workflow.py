@@ -12,7 +12,9 @@ through that step's properties, so a cached step hands on its own earlier output
 
 `--env local` plans the same pipeline on the local run's own S3 (`LOCAL_STORAGE`, served on this machine while
 the run lasts; see `utils.aws.local_pipeline`). SageMaker's local runner has no registration step, so a local
-plan registers on the host once the gate has passed, and its inference step waits for the gate alone.
+plan registers on the host once the gate has passed, and its inference step waits for the gate alone. It has
+no tuning step either: a local Tuning step is a training step, whose job the local run replaces with the
+search.
 """
 
 from __future__ import annotations
@@ -193,7 +195,7 @@ def plan_pipeline(config: Config, image_uri: str) -> PipelinePlan:
         JobType.TRAINING,
         {channel: StepOutput(preprocess.name, channel) for channel in ("train", "validation")},
     )
-    if config.pipeline.tuning and not config.is_local:
+    if config.pipeline.tuning:
         training = replace(training, name="Tuning", search=search_space(config))
     evaluation = job(
         JobType.EVALUATION,

@@ -9,7 +9,7 @@ import subprocess
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batches.cli import console
 from utils.config_reader import Config
@@ -17,6 +17,9 @@ from utils.errors import PipelineError, RefusedError
 from utils.job_specs import EVALUATION_REPORT, MODEL_ARCHIVE, report_metrics
 from utils.layout import new_run_id
 from utils.workflow import INPUT_DATA, PipelinePlan
+
+if TYPE_CHECKING:
+    from utils.aws.local_pipeline import LocalExecution
 
 SUMMARY_FILE = "pipeline-execution.json"
 
@@ -71,16 +74,16 @@ def _report_metrics(outputs: dict[str, Path]) -> dict[str, float]:
     return report_metrics(json.loads(report.read_text(encoding="utf-8"))) if report.is_file() else {}
 
 
-def _register(config: Config, outputs: dict[str, Path], metrics: dict[str, float], execution_id: str) -> int:
+def _register(config: Config, execution: LocalExecution, metrics: dict[str, float]) -> int:
+    """The model the evaluation took (after a search, the best trial's) as a new version, pending approval."""
     from utils.registry import LocalModelRegistry
     from utils.workflow import pipeline_name
 
-    archives = sorted(outputs["training/model"].rglob(MODEL_ARCHIVE))
-    if not archives:
+    if execution.model is None:
         raise PipelineError(f"the gate passed, but the training step left no {MODEL_ARCHIVE} to register")
-    report = outputs["evaluation/report"] / EVALUATION_REPORT
+    report = execution.outputs["evaluation/report"] / EVALUATION_REPORT
     registry = LocalModelRegistry(config, pipeline_name(config))
-    return registry.register(str(archives[0]), str(report), metrics, execution_id).version
+    return registry.register(str(execution.model), str(report), metrics, execution.execution_id).version
 
 
 def start_locally(config: Config, plan: PipelinePlan, values: dict[str, str]) -> None:
@@ -109,10 +112,13 @@ def start_locally(config: Config, plan: PipelinePlan, values: dict[str, str]) ->
             took = time.monotonic() - step_started.get(name, started)
             console.print(f"==> {name} {outcome} in {took:.0f} s", highlight=False)
 
+    def on_trial(message: str) -> None:
+        console.print(f"    {message}", highlight=False)
+
     from utils.aws.local_pipeline import run_locally, warnings_only
 
     try:
-        execution = run_locally(plan, config, values, raw_data, folder, on_step)
+        execution = run_locally(plan, config, values, raw_data, folder, on_step, on_trial)
     except KeyboardInterrupt:
         raise PipelineError(
             f"stopped; its containers are removed, its run folder kept: {folder}", exit_code=130
@@ -121,7 +127,7 @@ def start_locally(config: Config, plan: PipelinePlan, values: dict[str, str]) ->
     version = None
     if execution.status == "Succeeded" and execution.gate_passed:
         with warnings_only():
-            version = _register(config, execution.outputs, metrics, execution.execution_id)
+            version = _register(config, execution, metrics)
     summary: dict[str, Any] = {
         "pipeline": plan.name,
         "execution": execution.execution_id,
@@ -130,12 +136,14 @@ def start_locally(config: Config, plan: PipelinePlan, values: dict[str, str]) ->
         "parameters": {**values, INPUT_DATA: str(raw_data)},
         "steps": [asdict(step) for step in execution.steps],
         "registered_version": version,
+        "model": str(execution.model) if execution.model else None,
+        "trials": [asdict(trial) for trial in execution.trials],
         "outputs": {name: str(path) for name, path in sorted(execution.outputs.items())},
         "seconds": round(time.monotonic() - started, 1),
     }
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    track_execution(config, summary, metrics, execution.outputs.get("evaluation/report"))
+    track_execution(config, plan, summary, metrics, execution.outputs.get("evaluation/report"))
     console.print(
         f"execution {execution.execution_id}: {execution.status} in {summary['seconds']:.0f} s",
         highlight=False,
@@ -179,15 +187,23 @@ def latest_local_execution(config: Config) -> str:
 
 
 def track_execution(
-    config: Config, summary: dict[str, Any], metrics: dict[str, float], report_folder: Path | None
+    config: Config,
+    plan: PipelinePlan,
+    summary: dict[str, Any],
+    metrics: dict[str, float],
+    report_folder: Path | None,
 ) -> None:
     """The execution as an MLflow parent run (utils/tracking.py): its parameters, the evaluation report's
-    metrics and files, and each step as a child with its status."""
+    metrics and files, and each step as a child with its status; a search's trials are children of its step,
+    with their hyperparameters and objective."""
     from utils import tracking
 
     tracker = tracking.tracker(config)
     if tracker is None:
         return
+    search = next((step for step in plan.steps if step.search is not None), None)
+    search_step = search.name if search else None
+    objective = search.search.objective if search and search.search else ""
 
     def log() -> None:
         parent = tracker.start(
@@ -207,6 +223,17 @@ def track_execution(
         )
         for step in summary["steps"]:
             child = tracker.start(step["name"], parent=parent, tags={"status": step["status"]})
+            if step["name"] == search_step:  # each trial of the search, a child of its step
+                for trial in summary["trials"]:
+                    run = tracker.start(trial["job_name"], parent=child, tags={"job_name": trial["job_name"]})
+                    value = trial["value"]
+                    tracker.log(
+                        run,
+                        params=trial["parameters"],
+                        metrics={objective: value} if value is not None else {},
+                        tags={"failure_reason": trial["failure_reason"] or ""},
+                    )
+                    tracker.end(run, value is not None)
             tracker.end(child, step["status"] == "Succeeded")
         tracker.end(parent, summary["status"] == "Succeeded")
 

@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -27,13 +26,14 @@ from batches.cli import (
     errors_as_exit,
     open_context,
 )
+from utils import tuning
 from utils.config_reader import ENV_RUN_FOLDER, PIPELINE_DIR, load_config
 from utils.db.enum import JobStatus, JobType
 from utils.errors import JobError, PipelineError
 from utils.job_definition import channel_sources, define_job, training_inputs
 from utils.layout import RunLayout
 from utils.tracking import ENV_PARENT_RUN
-from utils.tuning import SearchSpace, sampler, search_space, suggest, tuning_job_name
+from utils.tuning import Chosen, SearchSpace, Trial, best_trial, search_space, shown, tuning_job_name
 
 if TYPE_CHECKING:
     from utils.db.schema import Job
@@ -216,64 +216,60 @@ def local_search(
     sources: list[str],
     parent_run: str | None,
 ) -> Best:
-    """Optuna asks for each trial's hyperparameters and is told its objective, read by the job's regex from
-    its log; each trial is a `batches.training` run of its own (a record, a local-mode job), up to
-    `max_parallel_jobs` at once."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction=space.direction, sampler=sampler(space))
+    """Each trial is a `batches.training` run of its own (a record, a local-mode job) whose objective is read
+    by the job's regex from its log; Optuna asks and is told (`utils.tuning.local_search`), up to
+    `max_parallel_jobs` trials at once."""
     logs = Path(run.root) / "trials"
     logs.mkdir(parents=True, exist_ok=True)
-    running: dict[Future[Job | None], tuple[optuna.Trial, dict[str, Any], int]] = {}
-    best: Best | None = None
-    asked = told = 0
-    with ThreadPoolExecutor(max_workers=space.max_parallel_jobs) as pool:
-        while told < space.max_jobs:
-            while len(running) < space.max_parallel_jobs and asked < space.max_jobs:
-                trial = study.ask()
-                chosen = suggest(trial, space)
-                asked += 1
-                log = logs / f"trial-{asked}.log"
-                future = pool.submit(_trial, ctx, chosen, preprocess, sources, log, parent_run)
-                running[future] = (trial, chosen, asked)
-                console.print(f"[cyan]{name}[/]: trial {asked} started: {_shown(chosen)}", highlight=False)
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                trial, chosen, number = running.pop(future)
-                told += 1
-                record = future.result()
-                value = record.metrics.get(space.objective) if record is not None else None
-                if record is None or record.status is not JobStatus.COMPLETED or value is None:
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                    why = record.failure_reason if record is not None else "it left no record"
-                    console.print(
-                        f"[red]{name}[/]: trial {number} failed: {why} (log: {logs / f'trial-{number}.log'})"
-                    )
-                    continue
-                study.tell(trial, float(value))
-                console.print(
-                    f"[cyan]{name}[/]: trial {number} ({told}/{space.max_jobs}): {space.objective} {value} "
-                    f"(training run {record.run_id})",
-                    highlight=False,
-                )
-                if best is None or space.better(float(value), best.value):
-                    best = Best(
-                        job_name=record.job_name,
-                        model_uri=str(record.output_uris["model"]),
-                        value=float(value),
-                        parameters=dict(record.parameters),
-                        trials=told,
-                        metrics=dict(record.metrics),
-                    )
-    if best is None:
+
+    records: dict[int, Job | None] = {}
+
+    def run_trial(number: int, chosen: Chosen) -> float | None:
+        record = records[number] = _trial(
+            ctx, chosen, preprocess, sources, logs / f"trial-{number}.log", parent_run
+        )
+        value = record.metrics.get(space.objective) if record is not None else None
+        if record is None or record.status is not JobStatus.COMPLETED or value is None:
+            return None
+        return float(value)
+
+    def started(number: int, chosen: Chosen) -> None:
+        console.print(f"[cyan]{name}[/]: trial {number} started: {shown(chosen)}", highlight=False)
+
+    ended: list[int] = []
+
+    def finished(trial: Trial) -> None:
+        ended.append(trial.number)
+        record = records.get(trial.number)
+        if trial.value is None or record is None:
+            why = record.failure_reason if record is not None else "it left no record"
+            log = logs / f"trial-{trial.number}.log"
+            console.print(f"[red]{name}[/]: trial {trial.number} failed: {why} (log: {log})")
+            return
+        console.print(
+            f"[cyan]{name}[/]: trial {trial.number} ({len(ended)}/{space.max_jobs}): {space.objective} "
+            f"{trial.value} (training run {record.run_id})",
+            highlight=False,
+        )
+
+    trials = tuning.local_search(space, run_trial, started, finished)
+    best = best_trial(space, trials)
+    record = records.get(best.number) if best is not None else None
+    if best is None or best.value is None or record is None:
         raise JobError(f"{name}: none of its {space.max_jobs} trials completed; see their logs in {logs}")
-    return Best(best.job_name, best.model_uri, best.value, best.parameters, told, best.metrics)
+    return Best(
+        job_name=record.job_name,
+        model_uri=str(record.output_uris["model"]),
+        value=best.value,
+        parameters=dict(record.parameters),
+        trials=len(trials),
+        metrics=dict(record.metrics),
+    )
 
 
 def _trial(
     ctx: BatchContext,
-    chosen: dict[str, Any],
+    chosen: Chosen,
     preprocess: Job,
     sources: list[str],
     log: Path,
@@ -302,13 +298,6 @@ def _trial(
         subprocess.run(command, cwd=PIPELINE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
     match = _TRIAL_RUN_ID.search(log.read_text(encoding="utf-8", errors="replace"))
     return ctx.db.get_job(match.group(1)) if match else None
-
-
-def _shown(chosen: dict[str, Any]) -> str:
-    return ", ".join(
-        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
-        for name, value in chosen.items()
-    )
 
 
 def record_best(
@@ -344,4 +333,4 @@ def record_best(
         highlight=False,
     )
     console.print(f"  model: {best.model_uri}", highlight=False)
-    console.print(f"  hyperparameters: {_shown(best.parameters)}", highlight=False)
+    console.print(f"  hyperparameters: {shown(best.parameters)}", highlight=False)

@@ -189,6 +189,10 @@ class LogTail(io.TextIOBase):
         self.lines.extend(text.splitlines())
         return len(text)
 
+    def plain_lines(self) -> list[str]:
+        """The kept lines without Compose's colours."""
+        return [_COLOURS.sub("", line) for line in self.lines]
+
     def flush(self) -> None:
         # Also called when the tail is collected (io's finaliser), possibly after the stream it wraps closed.
         if not getattr(self.target, "closed", False):
@@ -216,8 +220,8 @@ def local_failure_reason(exc: BaseException, container_root: str, log: LogTail) 
         text = " ".join(failure.read_text(encoding="utf-8", errors="replace").split())
         if text:
             return text[:1000]
-    for line in reversed(log.lines):
-        match = _ERROR_LINE.search(_COLOURS.sub("", line))
+    for line in reversed(log.plain_lines()):
+        match = _ERROR_LINE.search(line)
         if match:
             return match.group("reason").strip()[:1000]
     return one_line(exc)
@@ -244,7 +248,7 @@ def run_local_job(
                 traceback.clear_frames(exc.__traceback__)
             gc.collect()
             if log_lines is not None:
-                log_lines.extend(_COLOURS.sub("", line) for line in log.lines)
+                log_lines.extend(log.plain_lines())
     finally:
         ended = job_containers(container_root)
         remove_containers(ended)

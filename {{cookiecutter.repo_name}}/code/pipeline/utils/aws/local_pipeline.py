@@ -11,29 +11,42 @@ What differs from an execution on SageMaker, and why:
   or network is used: every AWS call of the process goes to that server while the execution runs.
 - Registration. The runner has no registration step: once the gate has passed, the model is registered on the
   host, in the job database (`utils.registry.LocalModelRegistry`), PendingManualApproval as on SageMaker.
+- Tuning. The runner has no tuning step either: a local plan's Tuning step is a training step, and its
+  training job is replaced by the local search (`SearchingClient`): Optuna's trials over the same ranges,
+  each a local-mode training job, the step's result the best trial's job. The runner runs one job at a
+  time, so the trials run one after the other (`batches.tuning --env local` runs them in parallel).
 - No step caching or retries; instance types are local ones (configs/local.yaml).
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import shutil
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from utils.aws.local_containers import hand_back_ownership, job_containers, log_tail, remove_containers
+from utils.aws.local_containers import (
+    hand_back_ownership,
+    job_containers,
+    local_failure_reason,
+    log_tail,
+    remove_containers,
+)
+from utils.aws.local_mode import logged_metrics
 from utils.aws.pipelines import StepState, build_pipeline
 from utils.aws.s3_client import S3Client, join
 from utils.aws.sdk_workarounds import SDK_CONFIG, environment_region, environment_variables
 from utils.aws.session import EndpointSession
 from utils.config_reader import Config
 from utils.errors import PipelineError
-from utils.workflow import EXECUTION_ID, INPUT_DATA, PipelinePlan
+from utils.tuning import Chosen, SearchSpace, Trial, best_trial, local_search, shown
+from utils.workflow import EXECUTION_ID, INPUT_DATA, JobStep, PipelinePlan
 
 # While an execution runs, every AWS client of the process talks to its S3 with throwaway keys (the key id and
 # the secret are both this word): nothing can reach an AWS account, whatever profile or credentials the
@@ -49,6 +62,18 @@ _RUNNER_LOGGERS = ("sagemaker.mlops.local.pipeline_entities", "sagemaker.mlops.l
 
 
 @dataclass(frozen=True)
+class TrialJob:
+    """A trial of a Tuning step's local search: its training job, hyperparameters and objective value, or why
+    it failed."""
+
+    number: int
+    job_name: str
+    parameters: Chosen
+    value: float | None
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
 class LocalExecution:
     execution_id: str
     status: str  # Succeeded or Failed, as SageMaker words it
@@ -58,6 +83,88 @@ class LocalExecution:
     gate_passed: bool | None
     # Where the execution's outputs were copied, by `<stage>/<output>` (e.g. training/model).
     outputs: dict[str, Path]
+    # The model archive the evaluation step took (the best trial's, after a search), as copied.
+    model: Path | None = None
+    # The trials of a Tuning step's search, in the order they ended.
+    trials: list[TrialJob] = field(default_factory=list)
+
+
+class SearchingClient:
+    """The local runner's SageMaker client, except that the training job of the plan's Tuning step is the
+    local search (`utils.tuning.local_search`): each trial is a local-mode training job of the step's
+    request with the trial's hyperparameters, named `<step's job>-<trial>`, its objective read from its log
+    by the job's regex; describing the step's job describes the best trial's. Every other call goes to the
+    runner's client."""
+
+    def __init__(
+        self, client: Any, step: JobStep, container_root: Path, report: Callable[[str], None]
+    ) -> None:
+        if step.search is None:
+            raise ValueError(f"step {step.name} is no search")
+        self._client = client
+        self.step = step
+        self.space: SearchSpace = step.search
+        self.container_root = container_root
+        self.report = report
+        self.trials: list[TrialJob] = []
+        self._best: dict[str, str] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def create_training_job(self, TrainingJobName: str, **request: Any) -> None:  # noqa: N803 (boto's name)
+        space, given = self.space, dict(request.get("HyperParameters") or {})
+        failures: dict[int, str] = {}
+
+        def job_name(number: int) -> str:
+            return f"{TrainingJobName}-{number}"
+
+        def run_trial(number: int, chosen: Chosen) -> float | None:
+            name = job_name(number)
+            # As the SDK writes hyperparameters into a request: strings as they are, anything else as JSON.
+            values = {
+                key: value if isinstance(value, str) else json.dumps(value) for key, value in chosen.items()
+            }
+            with log_tail() as log:
+                try:
+                    self._client.create_training_job(
+                        name, **{**request, "HyperParameters": {**given, **values}}
+                    )
+                except Exception as exc:  # a failed trial is the search's to count, not the step's
+                    failures[number] = local_failure_reason(exc, str(self.container_root), log)
+                    return None
+                value = logged_metrics(self.step.job, log.plain_lines()).get(space.objective)
+            if value is None:
+                failures[number] = f"its log has no {space.objective} line"
+            return value
+
+        def started(number: int, chosen: Chosen) -> None:
+            self.report(f"trial {number}/{space.max_jobs}: {shown(chosen)}")
+
+        def ended(trial: Trial) -> None:
+            job = TrialJob(
+                trial.number,
+                job_name(trial.number),
+                trial.parameters,
+                trial.value,
+                failures.get(trial.number),
+            )
+            self.trials.append(job)
+            outcome = (
+                f"{space.objective} {job.value}" if job.value is not None else f"failed: {job.failure_reason}"
+            )
+            self.report(f"trial {job.number}/{space.max_jobs} ({job.job_name}): {outcome}")
+
+        trials = local_search(space, run_trial, started, ended, parallel=1)
+        best = best_trial(space, trials)
+        if best is None:
+            reasons = "; ".join(f"trial {job.number}: {job.failure_reason}" for job in self.trials)
+            raise PipelineError(f"none of the {len(trials)} trials of the search completed ({reasons})")
+        self.report(f"best: trial {best.number} ({job_name(best.number)}), {space.objective} {best.value}")
+        self._best[TrainingJobName] = job_name(best.number)
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803 (boto's name)
+        return dict(self._client.describe_training_job(self._best.get(TrainingJobName, TrainingJobName)))
 
 
 @contextmanager
@@ -129,20 +236,40 @@ def _upload_folder(s3: S3Client, folder: Path, uri: str) -> None:
         s3.upload(path, join(uri, path.relative_to(folder).as_posix()))
 
 
+def _output_prefix(data_uri: str, execution_id: str) -> str:
+    return data_uri.replace(EXECUTION_ID, execution_id).rstrip("/") + "/"
+
+
+def _local_copy(step: JobStep, run_folder: Path, prefix: str) -> Path:
+    """Where an output of `step` at `prefix` in the local S3 is copied: `<run folder>/<stage>/<output>`."""
+    return run_folder / step.job.job_type.value / prefix.rstrip("/").rsplit("/", 1)[-1]
+
+
 def _copy_outputs(s3: S3Client, plan: PipelinePlan, execution_id: str, run_folder: Path) -> dict[str, Path]:
     """Every output of the execution's steps, from `<model>/<stage>/<execution id>/<output>/...` in the local
     S3 to `<run folder>/<stage>/<output>/...`."""
     copied: dict[str, Path] = {}
     for step in [*plan.steps, *plan.after_registration]:
         for data in step.job.outputs.values():
-            prefix = data.uri.replace(EXECUTION_ID, execution_id).rstrip("/") + "/"
-            target = run_folder / step.job.job_type.value / prefix.rstrip("/").rsplit("/", 1)[-1]
+            prefix = _output_prefix(data.uri, execution_id)
+            target = _local_copy(step, run_folder, prefix)
             found = s3.list(prefix)
             for uri in found:
                 s3.download(uri, target / uri.removeprefix(prefix))
             if found:
                 copied[target.relative_to(run_folder).as_posix()] = target
     return copied
+
+
+def _copied_model(plan: PipelinePlan, execution: Any, execution_id: str, run_folder: Path) -> Path | None:
+    """The copy of the model archive the training (or tuning) step handed on, when it ran."""
+    training = next(step for step in plan.steps if step.job.is_training)
+    state = execution.step_execution.get(training.name)
+    uri = (state.properties or {}).get("ModelArtifacts", {}).get("S3ModelArtifacts") if state else None
+    prefix = _output_prefix(training.job.outputs["model_output"].uri, execution_id)
+    if not isinstance(uri, str) or not uri.startswith(prefix):
+        return None
+    return _local_copy(training, run_folder, prefix) / uri.removeprefix(prefix)
 
 
 def run_locally(
@@ -152,9 +279,11 @@ def run_locally(
     raw_data: Path,
     run_folder: Path,
     on_step: Callable[[str], None],
+    on_trial: Callable[[str], None] = lambda _: None,
 ) -> LocalExecution:
     """Run the plan's pipeline in Docker on `raw_data` (a folder), with `parameters` set for this
-    execution, and copy its outputs to `run_folder`. The execution's containers never outlive the call."""
+    execution, and copy its outputs to `run_folder`; `on_step` hears each step's start and end, `on_trial`
+    each search trial's. The execution's containers never outlive the call."""
     from sagemaker.mlops.local.local_pipeline_session import LocalPipelineSession
 
     container_root = run_folder / "containers"
@@ -182,6 +311,11 @@ def run_locally(
             pipeline = build_pipeline(plan, local_config)
             runner = LocalPipelineSession(boto_session=boto_session, sagemaker_config=SDK_CONFIG)
             runner.config = {"local": {"local_code": False, "container_root": str(container_root)}}
+            search = next((step for step in plan.steps if step.search is not None), None)
+            searching = None
+            if search is not None:
+                searching = SearchingClient(runner.sagemaker_client, search, container_root, on_trial)
+                runner.sagemaker_client = searching
             runner.create_pipeline(pipeline, f"{plan.name}: the lifecycle, on this machine")
             with log_tail(), warnings.catch_warnings(), warnings_only(), _progress(on_step):
                 # As for a local job (utils.aws.local_containers.run_local_job): local mode never closes the
@@ -198,6 +332,7 @@ def run_locally(
             outcome = gate.properties.get("Outcome") if gate is not None and gate.properties else None
             execution_id = str(execution.pipeline_execution_name)
             outputs = _copy_outputs(s3, plan, execution_id, run_folder)
+            model = _copied_model(plan, execution, execution_id, run_folder)
     finally:
         remove_containers(job_containers(str(container_root)))
         hand_back_ownership(str(container_root), plan.registration.image_uri)
@@ -210,4 +345,6 @@ def run_locally(
         steps=steps,
         gate_passed=None if outcome is None else bool(outcome),
         outputs=outputs,
+        model=model if model is not None and model.is_file() else None,
+        trials=searching.trials if searching is not None else [],
     )

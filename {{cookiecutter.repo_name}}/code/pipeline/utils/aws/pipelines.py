@@ -141,7 +141,9 @@ class _Builder:
                     [MetricDefinition(name=name, regex=regex) for name, regex in job.metric_regexes.items()]
                 )
             channels = sdk_requests.training_channels(job, False, where)
-            if step.search is not None:
+            # The local runner has no tuning step: a local plan keeps a training step, whose job the local run
+            # replaces with the search (utils.aws.local_pipeline).
+            if step.search is not None and not self.plan.local:
                 self.steps[step.name] = TuningStep(
                     name=step.name,
                     step_args=search_tuner(trainer, job, step.search).tune(inputs=channels),
