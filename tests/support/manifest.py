@@ -172,6 +172,7 @@ COMMON = [
     "tests/pipeline/support/fakes.py",
     "tests/pipeline/support/local_runs.py",
     "tests/pipeline/support/servers.py",
+    "tests/pipeline/support/tracking.py",
 ]
 
 GITHUB_ACTIONS = [

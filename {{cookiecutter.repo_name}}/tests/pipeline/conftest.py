@@ -17,6 +17,7 @@ from support.batches import BATCH_APPS, BatchRunner
 from support.databases import POSTGRES_URL_VARIABLE, drop_schema, prepare_database
 from support.fakes import FakeContainer, SentRequests, install_fake_container, record_sagemaker_requests
 from support.servers import free_port, wait_until_up
+from support.tracking import mlflow_store
 from typer.testing import CliRunner
 
 from utils.config_reader import CONFIG_DIR, Config, load_config
@@ -97,7 +98,7 @@ def offline_aws(sdk_user_config: Path) -> Iterator[None]:
     MLflow store per test process (a new store in every test's runs folder would migrate its schema each
     time)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{sdk_user_config.parent / 'mlflow.sqlite3'}")
+        patch.setenv("MLFLOW_TRACKING_URI", mlflow_store(sdk_user_config.parent / "mlflow.sqlite3"))
         for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "DATABASE_URL", "ECR_REGISTRY", "PIPELINE_ENV"):
             patch.delenv(name, raising=False)
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):

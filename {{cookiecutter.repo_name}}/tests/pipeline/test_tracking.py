@@ -5,6 +5,7 @@ against a real local `mlflow server`."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from support.aws import tracking_server_arn
 from support.servers import free_port, wait_until_up
+from support.tracking import mlflow_store
 
 from utils.config_reader import load_config
 from utils.tracking import PARENT_TAG, Tracker, experiment_name, tracker, tracking_uri
@@ -38,7 +40,7 @@ def test_the_local_store_lives_in_the_runs_folder_and_mlflows_variable_overrides
 
 
 def test_a_lifecycle_is_one_parent_and_each_job_a_child_with_its_params_and_metrics(tmp_path: Path) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.sqlite3'}"
+    uri = mlflow_store(tmp_path / "mlflow.sqlite3")
     runs = Tracker(uri, "experiment")
     parent = runs.parent_for_run_folder("20261206-120000-abcdef")
     for name, rate in (("training-a", 0.1), ("training-b", 0.05)):
@@ -88,7 +90,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
             "--port",
             str(port),
             "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.sqlite3'}",
+            mlflow_store(tmp_path / "server.sqlite3"),
             "--default-artifact-root",
             str(tmp_path / "artifacts"),
             "--workers",
@@ -96,13 +98,15 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+        # No job runner: the tests log runs, they start no MLflow jobs.
+        env={**os.environ, "MLFLOW_TRACKING_URI": "", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        start_new_session=True,  # the server and the web server it starts, one process group
     )
     try:
         wait_until_up(f"{url}/health", server, "mlflow server", seconds=120)
         yield url
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGKILL)  # a throwaway store: nothing to shut down gracefully
         server.wait(timeout=30)
 
 
@@ -133,10 +137,9 @@ def test_artifacts_of_a_sqlite_store_land_beside_it_not_where_the_batch_runs(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     store = tmp_path / "runs" / "mlflow.sqlite3"
-    store.parent.mkdir()
     report = tmp_path / "evaluation.json"
     report.write_text("{}\n")
-    runs = Tracker(f"sqlite:///{store}", "experiment")
+    runs = Tracker(mlflow_store(store), "experiment")
 
     run = runs.start("evaluation")
     runs.log(run, artifacts=[report])
