@@ -290,7 +290,7 @@ def run_locally(
     container_root.mkdir(parents=True, exist_ok=True)
     kinds = {parameter.name: parameter.kind for parameter in plan.parameters}
     try:
-        with local_s3() as endpoint, environment_region(config.aws.region):
+        with local_s3() as endpoint, environment_region(config.aws.region), warnings_only():
             local_config = config.model_copy(
                 update={"aws": config.aws.model_copy(update={"endpoint_url": endpoint})}
             )
@@ -317,7 +317,7 @@ def run_locally(
                 searching = SearchingClient(runner.sagemaker_client, search, container_root, on_trial)
                 runner.sagemaker_client = searching
             runner.create_pipeline(pipeline, f"{plan.name}: the lifecycle, on this machine")
-            with log_tail(), warnings.catch_warnings(), warnings_only(), _progress(on_step):
+            with log_tail(), warnings.catch_warnings(), _progress(on_step):
                 # As for a local job (utils.aws.local_containers.run_local_job): local mode never closes the
                 # pipe it reads Compose's output from, and says so when it is collected.
                 warnings.simplefilter("ignore", ResourceWarning)
