@@ -202,7 +202,8 @@ class TrainingJobs:
 def search_step(config: Config) -> JobStep:
     """The training step of `config`'s pipeline with pipeline.tuning set: the model's search."""
     tuned = config.model_copy(update={"pipeline": config.pipeline.model_copy(update={"tuning": True})})
-    [step] = [step for step in plan_pipeline(tuned, "image:1").steps if step.search is not None]
+    step = plan_pipeline(tuned, "image:1").search_step
+    assert step is not None
     return step
 
 

@@ -135,6 +135,24 @@ class Tracker:
     def end(self, run_id: str, succeeded: bool = True) -> None:
         self.client.set_terminated(run_id, "FINISHED" if succeeded else "FAILED")
 
+    def ended(
+        self,
+        name: str,
+        *,
+        parent: str,
+        succeeded: bool,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """A child run of something that has ended already (a step, a trial): started, logged and ended at
+        once; its id."""
+        run_id = self.start(name, parent=parent, tags=tags)
+        if params or metrics:
+            self.log(run_id, params=params, metrics=metrics)
+        self.end(run_id, succeeded)
+        return run_id
+
 
 def tracker(config: Config) -> Tracker | None:
     """The config's tracker, or None when nothing is to be logged (or its store does not open: a warning)."""

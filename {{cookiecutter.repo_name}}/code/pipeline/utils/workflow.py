@@ -144,6 +144,11 @@ class PipelinePlan:
     def parameter_names(self) -> list[str]:
         return [parameter.name for parameter in self.parameters]
 
+    @property
+    def search_step(self) -> JobStep | None:
+        """The training step that is a hyperparameter search (pipeline.tuning), if any."""
+        return next((step for step in self.steps if step.search is not None), None)
+
 
 def pipeline_name(config: Config) -> str:
     """`<pipeline.name>-<model>` in the letters, digits and hyphens SageMaker allows, at most 63."""

@@ -201,9 +201,7 @@ def track_execution(
     tracker = tracking.tracker(config)
     if tracker is None:
         return
-    search = next((step for step in plan.steps if step.search is not None), None)
-    search_step = search.name if search else None
-    objective = search.search.objective if search and search.search else ""
+    search = plan.search_step
 
     def log() -> None:
         parent = tracker.start(
@@ -222,19 +220,23 @@ def track_execution(
             artifacts=sorted(report_folder.glob("*")) if report_folder else [],
         )
         for step in summary["steps"]:
-            child = tracker.start(step["name"], parent=parent, tags={"status": step["status"]})
-            if step["name"] == search_step:  # each trial of the search, a child of its step
-                for trial in summary["trials"]:
-                    run = tracker.start(trial["job_name"], parent=child, tags={"job_name": trial["job_name"]})
+            child = tracker.ended(
+                step["name"],
+                parent=parent,
+                succeeded=step["status"] == "Succeeded",
+                tags={"status": step["status"]},
+            )
+            if search is not None and search.search is not None and step["name"] == search.name:
+                for trial in summary["trials"]:  # each trial of the search, a child of its step
                     value = trial["value"]
-                    tracker.log(
-                        run,
+                    tracker.ended(
+                        trial["job_name"],
+                        parent=child,
+                        succeeded=value is not None,
                         params=trial["parameters"],
-                        metrics={objective: value} if value is not None else {},
-                        tags={"failure_reason": trial["failure_reason"] or ""},
+                        metrics={search.search.objective: value} if value is not None else {},
+                        tags={"job_name": trial["job_name"], "failure_reason": trial["failure_reason"] or ""},
                     )
-                    tracker.end(run, value is not None)
-            tracker.end(child, step["status"] == "Succeeded")
         tracker.end(parent, summary["status"] == "Succeeded")
 
     tracking.safely(log)

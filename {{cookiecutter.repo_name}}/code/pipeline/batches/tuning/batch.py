@@ -134,15 +134,15 @@ class SearchRun:
 
         def log() -> None:
             for trial in SageMakerTuning(ctx.config).trials(name):
-                child = self.tracker.start(trial["TrainingJobName"], parent=self.run_id)
                 objective = trial.get("FinalHyperParameterTuningJobObjectiveMetric", {})
-                self.tracker.log(
-                    child,
+                self.tracker.ended(
+                    trial["TrainingJobName"],
+                    parent=self.run_id,
+                    succeeded=trial.get("TrainingJobStatus") == "Completed",
                     params=trial.get("TunedHyperParameters", {}),
                     metrics={self.space.objective: objective["Value"]} if "Value" in objective else {},
                     tags={"job_name": trial["TrainingJobName"], "status": trial.get("TrainingJobStatus", "")},
                 )
-                self.tracker.end(child, trial.get("TrainingJobStatus") == "Completed")
 
         tracking.safely(log)
 

@@ -311,9 +311,8 @@ def run_locally(
             pipeline = build_pipeline(plan, local_config)
             runner = LocalPipelineSession(boto_session=boto_session, sagemaker_config=SDK_CONFIG)
             runner.config = {"local": {"local_code": False, "container_root": str(container_root)}}
-            search = next((step for step in plan.steps if step.search is not None), None)
             searching = None
-            if search is not None:
+            if (search := plan.search_step) is not None:
                 searching = SearchingClient(runner.sagemaker_client, search, container_root, on_trial)
                 runner.sagemaker_client = searching
             runner.create_pipeline(pipeline, f"{plan.name}: the lifecycle, on this machine")
