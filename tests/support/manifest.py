@@ -171,6 +171,7 @@ COMMON = [
     "tests/pipeline/support/databases.py",
     "tests/pipeline/support/fakes.py",
     "tests/pipeline/support/local_runs.py",
+    "tests/pipeline/support/mlflow_app.py",
     "tests/pipeline/support/servers.py",
     "tests/pipeline/support/tracking.py",
 ]

@@ -3,13 +3,17 @@ changes the behaviour it works around (then the workaround can go), and what eac
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sagemaker.core.helper.session_helper as session_helper
+import sagemaker.core.local.local_session as local_session_module
 import yaml
 from sagemaker.core.local.local_session import LocalSession
 from sagemaker.core.processing import Processor
@@ -207,3 +211,65 @@ def test_the_pipeline_module_imports_with_no_region_and_leaves_none_behind() -> 
 
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.strip() == "None"
+
+
+# 6. Step argument checks without a session
+
+
+def sessions_made(monkeypatch: pytest.MonkeyPatch) -> list[LocalSession]:
+    made: list[LocalSession] = []
+    real_init = LocalSession.__init__
+
+    def init(self: LocalSession, *args: object, **kwargs: object) -> None:
+        made.append(self)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(LocalSession, "__init__", init)
+    return made
+
+
+def pipeline_steps() -> Any:
+    """The SDK's steps module as utils.aws.pipelines imports it: with a region, the workaround applied."""
+    import utils.aws.pipelines  # noqa: F401
+
+    return importlib.import_module("sagemaker.mlops.workflow.steps")
+
+
+def a_processing_step() -> Any:
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+
+    session = PipelineSession(
+        boto_session=EndpointSession("us-east-1"), default_bucket="bucket", sagemaker_config=SDK_CONFIG
+    )
+    processor = Processor(
+        image_uri="image:latest",
+        role="arn:aws:iam::000000000000:role/pipeline",
+        instance_count=1,
+        instance_type="ml.m5.large",
+        sagemaker_session=session,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Running within a PipelineSession ...": as meant
+        step_args = processor.run()
+    return pipeline_steps().ProcessingStep(name="Step", step_args=step_args)
+
+
+def test_canary_the_stock_processing_step_makes_a_local_session_to_check_its_arguments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pipeline_steps(), "LocalSagemakerClient", local_session_module.LocalSagemakerClient)
+    made = sessions_made(monkeypatch)
+
+    with sdk_workarounds.environment_region("us-east-1"):  # that session needs one (workaround 5)
+        a_processing_step()
+
+    assert len(made) == 1
+
+
+def test_the_pipelines_processing_steps_make_no_local_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    made = sessions_made(monkeypatch)
+
+    step = a_processing_step()
+
+    assert made == []
+    assert step.arguments["AppSpecification"]["ImageUri"] == "image:latest"

@@ -1,11 +1,10 @@
 """MLflow tracking (utils/tracking.py): parents and children as a lifecycle and a search make them, a tracking
 server that does not answer, and the SageMaker tracking-server ARN path through the `sagemaker-mlflow` plugin
-against a real local `mlflow server`."""
+against MLflow's tracking server on 127.0.0.1."""
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 from mlflow.tracking import MlflowClient
+from support import mlflow_app
 from support.aws import tracking_server_arn
 from support.servers import free_port, wait_until_up
 from support.tracking import mlflow_store
@@ -76,37 +76,26 @@ def test_a_tracking_server_that_does_not_answer_is_one_warning_line_not_a_failur
 
 @pytest.fixture
 def mlflow_server(tmp_path: Path) -> Iterator[str]:
-    """A real `mlflow server` on 127.0.0.1, SQLite-backed, for this test."""
+    """MLflow's tracking server on 127.0.0.1, SQLite-backed, for this test."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
+            str(Path(mlflow_app.__file__)),
             mlflow_store(tmp_path / "server.sqlite3"),
-            "--default-artifact-root",
             str(tmp_path / "artifacts"),
-            "--workers",
-            "1",
+            str(port),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        # No job runner: the tests log runs, they start no MLflow jobs.
-        env={**os.environ, "MLFLOW_TRACKING_URI": "", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-        start_new_session=True,  # the server and the web server it starts, one process group
+        env={**os.environ, "MLFLOW_TRACKING_URI": ""},
     )
     try:
-        wait_until_up(f"{url}/health", server, "mlflow server", seconds=120)
+        wait_until_up(f"{url}/health", server, "the MLflow server", seconds=120)
         yield url
     finally:
-        os.killpg(server.pid, signal.SIGKILL)  # a throwaway store: nothing to shut down gracefully
+        server.kill()  # a throwaway store: nothing to shut down gracefully
         server.wait(timeout=30)
 
 

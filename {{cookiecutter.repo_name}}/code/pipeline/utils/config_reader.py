@@ -64,6 +64,11 @@ ENV_MODEL = "PIPELINE_MODEL"
 ENV_SUBNETS = "SAGEMAKER_SUBNETS"
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 ENV_SECURITY_GROUPS = "SAGEMAKER_SECURITY_GROUP_IDS"
+
+# libyaml's loader when PyYAML was built with it (its wheels are): every batch reads its config, and the pure
+# Python loader takes about 15 ms a file where libyaml takes 1.5 ms. Both report the same error marks.
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # A training channel's source: an S3 prefix, or a folder of an FSx for Lustre file system
 # (fsx://<file-system-id>/<mount name>/<path>).
 CHANNEL_SOURCE = (
@@ -455,7 +460,7 @@ def load_config(
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read the file ({exc.strerror})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from utils.aws.sagemaker_client import SageMakerExecutor
 from utils.aws.session import EndpointSession
 from utils.config_reader import Config
 from utils.job_definition import JobDefinition, JobResult, StatusCallback
@@ -67,6 +66,10 @@ class FakeContainer:
 
 
 def install_fake_container(patch: pytest.MonkeyPatch) -> FakeContainer:
+    # Imported here, not at the top: conftest imports this module, and the SDK would otherwise load in
+    # pytest's main process too, which runs no test when the tests are spread over workers.
+    from utils.aws.sagemaker_client import SageMakerExecutor
+
     fake = FakeContainer()
     real_run = SageMakerExecutor.run
 

@@ -31,7 +31,12 @@ from sagemaker.train.model_trainer import Mode, ModelTrainer
 
 from utils.aws import sdk_requests
 from utils.aws.s3_client import S3Location
-from utils.aws.sdk_workarounds import SDK_CONFIG, environment_region, role_validation_disabled
+from utils.aws.sdk_workarounds import (
+    SDK_CONFIG,
+    environment_region,
+    role_validation_disabled,
+    sessionless_step_checks,
+)
 from utils.aws.session import EndpointSession
 from utils.aws.tuning import search_tuner
 from utils.config_reader import Config
@@ -48,12 +53,14 @@ from utils.workflow import (
 )
 
 with environment_region("us-east-1"):  # any region: the client it makes is never used
+    from sagemaker.mlops.workflow import steps as sdk_steps
     from sagemaker.mlops.workflow.condition_step import ConditionStep
     from sagemaker.mlops.workflow.fail_step import FailStep
     from sagemaker.mlops.workflow.model_step import ModelStep
     from sagemaker.mlops.workflow.pipeline import Pipeline
     from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, Step, TrainingStep, TuningStep
     from sagemaker.serve.model_builder import ModelBuilder
+sessionless_step_checks(sdk_steps)
 
 # How SageMaker ends an execution; anything else is still running.
 FINAL_STATUSES = ("Succeeded", "Failed", "Stopped")

@@ -81,14 +81,34 @@ def role_validation_disabled(disabled: bool) -> Iterator[None]:
 
 # 5. The pipeline SDK builds clients from the environment's region, not the session's: importing
 #    sagemaker.mlops (or sagemaker.serve) makes a SageMaker client (`sagemaker.ai_registry.air_hub.AIRHub`),
-#    and every ProcessingStep makes a LocalSession to check its arguments; both raise when the environment
-#    names no region. Neither is used for a request, so the region is set only while they run.
+#    and the SDK's ProcessingStep makes a LocalSession (see 6); both raise when the environment names no
+#    region. Neither is used for a request, so the region is set only while they run.
 @contextmanager
 def environment_region(region: str) -> Iterator[None]:
     """AWS_DEFAULT_REGION=`region` inside the block, unless the environment names a region already."""
     named = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     with _variable_set("AWS_DEFAULT_REGION", None if named else region):
         yield
+
+
+# 6. ProcessingStep (sagemaker-mlops 1.27) checks where its arguments came from against
+#    `LocalSagemakerClient().create_processing_job.__name__`: a whole LocalSession made for a method's name
+#    (a new boto3 session that parses the service definitions again, the SDK config files read and checked,
+#    five clients), about 1 s a step. The steps module gets a client class that makes no session; the
+#    module's name is all that changes, and only the argument checks use it.
+def sessionless_step_checks(steps_module: Any) -> None:
+    """Give `steps_module` (sagemaker.mlops.workflow.steps) a LocalSagemakerClient that makes no session."""
+    stock = steps_module.LocalSagemakerClient
+    if getattr(stock, "makes_no_session", False):
+        return
+
+    class SessionlessLocalClient(stock):  # type: ignore[misc,valid-type]  # the SDK ships no type hints
+        makes_no_session = True
+
+        def __init__(self, sagemaker_session: Any = None) -> None:
+            self.sagemaker_session = sagemaker_session
+
+    steps_module.LocalSagemakerClient = SessionlessLocalClient
 
 
 @contextmanager
