@@ -57,4 +57,4 @@ echo "$output" | awk '
     for (i = 1; i <= NF; i++) if ($i == "in") { sub(/s.*/, "", $(i + 1)); printf "%-44s %9.1f\n", "pytest " project, $(i + 1) }
     project = ""
   }'
-printf '%-44s %9s\n' "make test (wall, both projects)" "$test_seconds"
+printf '%-44s %9s\n' "make test (wall, every project at once)" "$test_seconds"
