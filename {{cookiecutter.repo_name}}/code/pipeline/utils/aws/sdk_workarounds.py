@@ -93,9 +93,10 @@ def environment_region(region: str) -> Iterator[None]:
 
 # 6. ProcessingStep (sagemaker-mlops 1.27) checks where its arguments came from against
 #    `LocalSagemakerClient().create_processing_job.__name__`: a whole LocalSession made for a method's name
-#    (a new boto3 session that parses the service definitions again, the SDK config files read and checked,
-#    five clients), about 1 s a step. The steps module gets a client class that makes no session; the
-#    module's name is all that changes, and only the argument checks use it.
+#    (a new boto3 session that parses the service definitions again, five clients, the SDK config files read
+#    and checked against their schema): 0.15 s a step, over 1 s where an SDK config file exists. The steps
+#    module gets a client class that makes no session; the module's name is all that changes, and only the
+#    argument checks use it.
 def sessionless_step_checks(steps_module: Any) -> None:
     """Give `steps_module` (sagemaker.mlops.workflow.steps) a LocalSagemakerClient that makes no session."""
     stock = steps_module.LocalSagemakerClient
