@@ -9,7 +9,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
 from utils.aws.s3_client import S3Client, S3Location, join
 from utils.aws.session import EndpointSession
@@ -143,3 +144,22 @@ def test_an_endpoint_session_sends_every_client_to_the_endpoint() -> None:
     assert session.client("s3").meta.endpoint_url == "http://127.0.0.1:1"
     assert session.client("sagemaker").meta.endpoint_url == "http://127.0.0.1:1"
     assert boto3.Session(region_name="eu-west-1").client("s3").meta.endpoint_url != "http://127.0.0.1:1"
+
+
+def test_every_session_checks_requests_as_botocore_does_and_keeps_its_own_hooks_to_itself() -> None:
+    closed = "http://127.0.0.1:1"  # nothing answers: a request that left the process would fail to connect
+    once = Config(retries={"total_max_attempts": 1})
+    first, second = EndpointSession("eu-west-1", closed), EndpointSession("eu-west-1", closed)
+
+    def refuse(**_: object) -> None:
+        raise RuntimeError("the first session's hook")
+
+    first.events.register("before-call.s3.HeadObject", refuse)
+
+    # botocore's own checks run before any request (here its bucket name check).
+    with pytest.raises(ParamValidationError, match="Invalid bucket name"):
+        second.client("s3", config=once).head_object(Bucket="no/slashes", Key="key")
+    with pytest.raises(RuntimeError, match="the first session's hook"):
+        first.client("s3", config=once).head_object(Bucket=BUCKET, Key="key")
+    with pytest.raises(EndpointConnectionError):
+        second.client("s3", config=once).head_object(Bucket=BUCKET, Key="key")

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import copy
 import threading
+from functools import cache
 from typing import Any
 
 import boto3
+import botocore.hooks
 import botocore.loaders
 import botocore.session
 
 _loader_lock = threading.Lock()
 _shared_loader: botocore.loaders.Loader | None = None
+
+
+@cache
+def _builtin_handlers() -> botocore.hooks.HierarchicalEmitter:
+    """An event emitter holding botocore's built-in handlers and nothing else. A botocore session registers
+    those ~250 handlers one by one (16 ms); a session started from a copy of this one takes about 1 ms. Each
+    session gets its own copy, so what one registers (boto3's handlers, a test's hooks) stays its own."""
+    emitter = botocore.hooks.HierarchicalEmitter()
+    botocore.session.Session(event_hooks=emitter)  # registers the built-in handlers into `emitter`
+    return emitter
 
 
 def _share_loader(core: botocore.session.Session) -> botocore.loaders.Loader:
@@ -34,7 +47,9 @@ class EndpointSession(boto3.Session):
     """
 
     def __init__(self, region: str, endpoint_url: str | None = None) -> None:
-        core = botocore.session.Session()
+        core = botocore.session.Session(
+            event_hooks=copy.copy(_builtin_handlers()), include_builtin_handlers=False
+        )
         loader = _share_loader(core)
         paths = list(loader.search_paths)
         super().__init__(region_name=region, botocore_session=core)
