@@ -259,6 +259,17 @@ class _Builder:
         )
 
 
+class _NoCertifyNotice(logging.Filter):
+    """The SDK's ModelStep registers with CertifyForMarketplace (always False here) and warns, on every
+    definition it writes, that it leaves the field out: nothing to act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "'CertifyForMarketplace'" not in record.getMessage()
+
+
+logging.getLogger("sagemaker.mlops.workflow.model_step").addFilter(_NoCertifyNotice())
+
+
 @contextmanager
 def _quiet_sdk() -> Iterator[None]:
     """Building a pipeline makes the SDK log each default it applies and warn that a PipelineSession starts
