@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 import sagemaker.core.helper.session_helper as session_helper
-import sagemaker.core.local.local_session as local_session_module
 import yaml
-from sagemaker.core.local.local_session import LocalSession
+from sagemaker.core.local.local_session import LocalSagemakerClient, LocalSession
 from sagemaker.core.processing import Processor
 from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
 from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
@@ -257,7 +256,7 @@ def a_processing_step() -> Any:
 def test_canary_the_stock_processing_step_makes_a_local_session_to_check_its_arguments(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(pipeline_steps(), "LocalSagemakerClient", local_session_module.LocalSagemakerClient)
+    monkeypatch.setattr(pipeline_steps(), "LocalSagemakerClient", LocalSagemakerClient)
     made = sessions_made(monkeypatch)
 
     with sdk_workarounds.environment_region("us-east-1"):  # that session needs one (workaround 5)

@@ -99,13 +99,9 @@ def environment_region(region: str) -> Iterator[None]:
 #    argument checks use it.
 def sessionless_step_checks(steps_module: Any) -> None:
     """Give `steps_module` (sagemaker.mlops.workflow.steps) a LocalSagemakerClient that makes no session."""
-    stock = steps_module.LocalSagemakerClient
-    if getattr(stock, "makes_no_session", False):
-        return
 
-    class SessionlessLocalClient(stock):  # type: ignore[misc,valid-type]  # the SDK ships no type hints
-        makes_no_session = True
-
+    # type: ignore: the SDK ships no type hints, so its class is Any to mypy.
+    class SessionlessLocalClient(steps_module.LocalSagemakerClient):  # type: ignore[misc]
         def __init__(self, sagemaker_session: Any = None) -> None:
             self.sagemaker_session = sagemaker_session
 
