@@ -100,7 +100,7 @@ def environment_region(region: str) -> Iterator[None]:
 def sessionless_step_checks(steps_module: Any) -> None:
     """Give `steps_module` (sagemaker.mlops.workflow.steps) a LocalSagemakerClient that makes no session."""
 
-    # type: ignore: the SDK ships no type hints, so its class is Any to mypy.
+    # The SDK ships no type hints: to mypy its class is Any, hence the ignore.
     class SessionlessLocalClient(steps_module.LocalSagemakerClient):  # type: ignore[misc]
         def __init__(self, sagemaker_session: Any = None) -> None:
             self.sagemaker_session = sagemaker_session
