@@ -170,9 +170,11 @@ COMMON = [
     "tests/pipeline/support/configs.py",
     "tests/pipeline/support/databases.py",
     "tests/pipeline/support/fakes.py",
+    "tests/pipeline/support/heap.py",
     "tests/pipeline/support/local_runs.py",
     "tests/pipeline/support/mlflow_app.py",
     "tests/pipeline/support/servers.py",
+    "tests/pipeline/support/shared.py",
     "tests/pipeline/support/tracking.py",
 ]
 

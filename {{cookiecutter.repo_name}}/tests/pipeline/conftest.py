@@ -14,10 +14,12 @@ import pytest
 import yaml
 from support.aws import reset_moto
 from support.batches import BATCH_APPS, BatchRunner
-from support.databases import POSTGRES_URL_VARIABLE, drop_schema, prepare_database
+from support.databases import POSTGRES_URL_VARIABLE, drop_schema, migrate_and_seed, prepare_database
 from support.fakes import FakeContainer, SentRequests, install_fake_container, record_sagemaker_requests
+from support.heap import freeze_what_imports_made
 from support.servers import free_port, wait_until_up
-from support.tracking import mlflow_store
+from support.shared import made_once, shared_folder
+from support.tracking import migrate_mlflow_store, mlflow_store
 from typer.testing import CliRunner
 
 from utils.config_reader import CONFIG_DIR, Config, load_config
@@ -62,6 +64,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item not in deselected]
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Sets aside what the SDK, MLflow and SQLAlchemy made as they were imported (see support.heap)."""
+    freeze_what_imports_made()
+
+
 @pytest.fixture(scope="session")
 def sdk_user_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sdk") / "config.yaml"
@@ -92,13 +99,28 @@ def moto_endpoint(sdk_user_config: Path) -> Iterator[str]:
         server.wait(timeout=10)
 
 
+@pytest.fixture(scope="session")
+def migrated_mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test run's empty, migrated MLflow store, for `support.tracking.mlflow_store` to copy."""
+    return made_once(shared_folder(tmp_path_factory) / "mlflow.sqlite3", migrate_mlflow_store)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test run's migrated and seeded SQLite job database, for `prepare_database` to copy."""
+    return made_once(shared_folder(tmp_path_factory) / "jobs.sqlite3", migrate_and_seed)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def offline_aws(sdk_user_config: Path) -> Iterator[None]:
+def offline_aws(sdk_user_config: Path, migrated_mlflow_store: Path) -> Iterator[None]:
     """Blank credentials and no endpoint by default, so nothing can reach a real account. Jobs log to one
     MLflow store per test process (a new store in every test's runs folder would migrate its schema each
     time)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", mlflow_store(sdk_user_config.parent / "mlflow.sqlite3"))
+        patch.setenv(
+            "MLFLOW_TRACKING_URI",
+            mlflow_store(migrated_mlflow_store, sdk_user_config.parent / "mlflow.sqlite3"),
+        )
         for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "DATABASE_URL", "ECR_REGISTRY", "PIPELINE_ENV"):
             patch.delenv(name, raising=False)
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
@@ -121,9 +143,11 @@ def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def database_url(database_backend: str, runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def database_url(
+    database_backend: str, runs_dir: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     """A fresh database on each backend under test; DATABASE_URL points at it."""
-    url = prepare_database(database_backend, runs_dir)
+    url = prepare_database(database_backend, runs_dir, sqlite_template)
     monkeypatch.setenv("DATABASE_URL", url)
     yield url
     if database_backend == "postgresql":
@@ -138,9 +162,9 @@ def db(database_url: str) -> Iterator[DbAdapter]:
 
 
 @pytest.fixture
-def dev_db(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DbAdapter]:
+def dev_db(runs_dir: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DbAdapter]:
     """A SQLite job database for the moto tests (the PostgreSQL runs are in test_chain_on_moto.py)."""
-    url = prepare_database("sqlite", runs_dir)
+    url = prepare_database("sqlite", runs_dir, sqlite_template)
     monkeypatch.setenv("DATABASE_URL", url)
     adapter = DbAdapter(url)
     yield adapter

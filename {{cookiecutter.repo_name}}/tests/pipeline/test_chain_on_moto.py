@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from support.aws import all_s3_uris, assert_everything_under_the_prefix, aws_client, reset_moto, root_uri
@@ -29,13 +30,16 @@ class Chain:
 
 @pytest.fixture(scope="module")
 def chain(
-    database_backend: str, moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+    database_backend: str,
+    moto_endpoint: str,
+    sqlite_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Chain]:
     """Runs the five batches once per backend; the tests below only read what they left behind."""
     runs_dir = tmp_path_factory.mktemp("chain") / "runs"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PIPELINE_RUNS_DIR", str(runs_dir))
-        url = prepare_database(database_backend, runs_dir)
+        url = prepare_database(database_backend, runs_dir, sqlite_template)
         patch.setenv("DATABASE_URL", url)
         config = reset_moto(moto_endpoint, patch)
         install_fake_container(patch)

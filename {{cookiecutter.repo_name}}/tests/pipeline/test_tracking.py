@@ -39,8 +39,10 @@ def test_the_local_store_lives_in_the_runs_folder_and_mlflows_variable_overrides
     assert uri("dev") is None  # dev logs nothing until told where
 
 
-def test_a_lifecycle_is_one_parent_and_each_job_a_child_with_its_params_and_metrics(tmp_path: Path) -> None:
-    uri = mlflow_store(tmp_path / "mlflow.sqlite3")
+def test_a_lifecycle_is_one_parent_and_each_job_a_child_with_its_params_and_metrics(
+    tmp_path: Path, migrated_mlflow_store: Path
+) -> None:
+    uri = mlflow_store(migrated_mlflow_store, tmp_path / "mlflow.sqlite3")
     runs = Tracker(uri, "experiment")
     parent = runs.parent_for_run_folder("20261206-120000-abcdef")
     for name, rate in (("training-a", 0.1), ("training-b", 0.05)):
@@ -75,7 +77,7 @@ def test_a_tracking_server_that_does_not_answer_is_one_warning_line_not_a_failur
 
 
 @pytest.fixture
-def mlflow_server(tmp_path: Path) -> Iterator[str]:
+def mlflow_server(tmp_path: Path, migrated_mlflow_store: Path) -> Iterator[str]:
     """MLflow's tracking server on 127.0.0.1, SQLite-backed, for this test."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -83,7 +85,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
         [
             sys.executable,
             str(Path(mlflow_app.__file__)),
-            mlflow_store(tmp_path / "server.sqlite3"),
+            mlflow_store(migrated_mlflow_store, tmp_path / "server.sqlite3"),
             str(tmp_path / "artifacts"),
             str(port),
         ],
@@ -122,13 +124,13 @@ def test_a_sagemaker_tracking_server_arn_logs_through_the_plugin(
 
 
 def test_artifacts_of_a_sqlite_store_land_beside_it_not_where_the_batch_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_mlflow_store: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
     store = tmp_path / "runs" / "mlflow.sqlite3"
     report = tmp_path / "evaluation.json"
     report.write_text("{}\n")
-    runs = Tracker(mlflow_store(store), "experiment")
+    runs = Tracker(mlflow_store(migrated_mlflow_store, store), "experiment")
 
     run = runs.start("evaluation")
     runs.log(run, artifacts=[report])

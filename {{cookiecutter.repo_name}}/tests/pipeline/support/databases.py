@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-from functools import cache
 from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine, text
@@ -21,12 +19,13 @@ from utils.db.seed import breast_cancer_rows
 POSTGRES_URL_VARIABLE = "TEST_DATABASE_URL"
 
 
-def prepare_database(backend: str, runs_dir: Path) -> str:
-    """An empty job database with the schema and the seeded source table."""
+def prepare_database(backend: str, runs_dir: Path, sqlite_template: Path) -> str:
+    """An empty job database with the schema and the seeded source table: on SQLite a copy of
+    `sqlite_template` (see `migrate_and_seed`), as migrating and seeding take longer than most tests."""
     if backend == "sqlite":
         path = runs_dir / "test.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(_sqlite_template(), path)
+        shutil.copyfile(sqlite_template, path)
         return f"sqlite:///{path}"
     url = postgres_url()
     drop_schema(url)
@@ -34,20 +33,16 @@ def prepare_database(backend: str, runs_dir: Path) -> str:
     return url
 
 
+def migrate_and_seed(path: Path) -> None:
+    """A SQLite job database at `path` with the schema and the seeded source table."""
+    _migrate_and_seed(f"sqlite:///{path}")
+
+
 def _migrate_and_seed(url: str) -> None:
     db = DbAdapter(url)
     db.upgrade_schema()
     db.seed_source_samples(breast_cancer_rows)
     db.close()
-
-
-@cache
-def _sqlite_template() -> Path:
-    """One migrated and seeded SQLite file per test process, copied for each test (migrating and seeding
-    again takes longer than most tests)."""
-    path = Path(tempfile.mkdtemp(prefix="job-db-")) / "template.sqlite3"
-    _migrate_and_seed(f"sqlite:///{path}")
-    return path
 
 
 def postgres_url() -> str:
