@@ -17,9 +17,9 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from sklearn.ensemble import GradientBoostingClassifier
 
 from utils.cluster import Cluster, together
 from utils.data import read_csv_folder
@@ -27,9 +27,10 @@ from utils.errors import MissingInputError
 from utils.features import feature_frame, label_array
 from utils.hyperparameters import Hyperparameters, parse_hyperparameters
 from utils.job import failure_file, opt_ml, run_job
-from utils.metrics import classification_metrics, format_metrics
-from utils.model import positive_probabilities, save_model, train_in_stages
 from utils.schema import validate
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import GradientBoostingClassifier
 
 CHANNELS = ("train", "validation")
 
@@ -71,6 +72,11 @@ def run(argv: Sequence[str]) -> None:
 
 
 def fit_and_save(train: pd.DataFrame, validation: pd.DataFrame, hyperparameters: Hyperparameters) -> None:
+    # scikit-learn loads here, on the host that trains and once its inputs are checked: a job given a bad
+    # input, and the hosts that only wait for the leader, never spend the seconds it takes to import.
+    from utils.metrics import classification_metrics, format_metrics
+    from utils.model import positive_probabilities, save_model, train_in_stages
+
     train_features, train_labels = feature_frame(train), label_array(train)
     validation_features, validation_labels = feature_frame(validation), label_array(validation)
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from utils.errors import JobError, MissingInputError
 from utils.schema import LABEL_COLUMN
@@ -63,6 +62,8 @@ def check_ratios(train: float, validation: float, test: float) -> None:
 
 def split_dataset(frame: pd.DataFrame, *, train: float, validation: float, test: float, seed: int) -> Splits:
     """Stratified train/validation/test split, reproducible for a given seed."""
+    from sklearn.model_selection import train_test_split  # seconds to import: only the split needs it
+
     check_ratios(train, validation, test)
     try:
         rest, test_frame = train_test_split(
