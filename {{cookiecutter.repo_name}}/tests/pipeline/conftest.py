@@ -16,7 +16,7 @@ from support.aws import reset_moto
 from support.batches import BATCH_APPS, BatchRunner
 from support.databases import POSTGRES_URL_VARIABLE, drop_schema, migrate_and_seed, prepare_database
 from support.fakes import FakeContainer, SentRequests, install_fake_container, record_sagemaker_requests
-from support.heap import freeze_what_imports_made
+from support.heap import set_aside_what_lives
 from support.servers import free_port, wait_until_up
 from support.shared import made_once, shared_folder
 from support.tracking import migrate_mlflow_store, mlflow_store
@@ -65,8 +65,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Sets aside what the SDK, MLflow and SQLAlchemy made as they were imported (see support.heap)."""
-    freeze_what_imports_made()
+    """Each test starts with what the process holds set aside from the garbage collector (support.heap)."""
+    set_aside_what_lives()
 
 
 @pytest.fixture(scope="session")

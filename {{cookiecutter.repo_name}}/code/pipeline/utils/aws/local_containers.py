@@ -227,22 +227,6 @@ def local_failure_reason(exc: BaseException, container_root: str, log: LogTail) 
     return one_line(exc)
 
 
-@contextmanager
-def _collected_after() -> Iterator[None]:
-    """Collects the garbage the block made when it ends, and only that: the objects that existed before are
-    set aside meanwhile (`gc.freeze`). A full collection walks every object of the process, about 400,000
-    once the SDK is imported (0.2 s); the block makes few. If the process had set objects aside already (to
-    keep its collections short), they all stay set aside."""
-    frozen_before = gc.get_freeze_count() > 0
-    gc.freeze()
-    try:
-        yield
-        gc.collect()
-    finally:
-        if not frozen_before:
-            gc.unfreeze()
-
-
 def run_local_job(
     start: Callable[[], object], container_root: str, image_uri: str, log_lines: list[str] | None = None
 ) -> tuple[JobStatus, str | None]:
@@ -252,7 +236,7 @@ def run_local_job(
     of the job's log is added to `log_lines` when given."""
     reason: str | None = None
     try:
-        with log_tail() as log, warnings.catch_warnings(), _collected_after():
+        with log_tail() as log, warnings.catch_warnings():
             # Local mode (sagemaker-train 1.27, local_container.train) never closes the pipe it reads Docker
             # Compose's output from; the ResourceWarning of its clean-up says nothing about the job. The
             # pipe goes with the SDK's frames, so those are let go here, while the warning is still ignored.
@@ -262,6 +246,7 @@ def run_local_job(
             except Exception as exc:  # any local-mode failure is the job's failure
                 reason = local_failure_reason(exc, container_root, log)
                 traceback.clear_frames(exc.__traceback__)
+            gc.collect()
             if log_lines is not None:
                 log_lines.extend(log.plain_lines())
     finally:
