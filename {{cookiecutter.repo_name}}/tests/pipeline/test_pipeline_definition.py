@@ -136,7 +136,7 @@ def test_the_gate_reads_the_configured_metric_of_the_evaluation_report(env: str,
     read = condition["LeftValue"]["Std:JsonGet"]
     assert read["PropertyFile"] == {"Get": f"Steps.Evaluation.PropertyFiles.{report['PropertyFileName']}"}
     assert read["Path"] == f"{EVALUATION_METRICS_KEY}.{metric}.value"
-    # The evaluation writes the metrics the training job logs (code/container/<model>/utils/metrics.py).
+    # The evaluation writes the metrics the training job logs (code/container/<model>/utils/job.py).
     assert f"validation_{metric}" in TRAINING_METRICS
     # The failure names the metric, its value and the threshold.
     [fail] = [step for step in steps_of(definition) if step["Type"] == "Fail"]

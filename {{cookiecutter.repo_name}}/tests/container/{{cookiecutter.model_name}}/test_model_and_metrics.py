@@ -16,7 +16,8 @@ from utils.data import Splits
 from utils.errors import MissingInputError
 from utils.features import feature_frame, label_array
 from utils.hyperparameters import Hyperparameters
-from utils.metrics import classification_metrics, evaluation_report, format_metrics
+from utils.job import format_metrics
+from utils.metrics import classification_metrics, evaluation_report
 from utils.model import (
     CHECKPOINT_FILE,
     ModelFileError,

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from utils.arguments import evaluation_arguments
 from utils.data import read_csv_folder
 from utils.features import feature_frame, label_array
-from utils.job import processing_dir, run_job
-from utils.metrics import evaluation_report, format_metrics
+from utils.job import format_metrics, processing_dir, run_job
+from utils.metrics import evaluation_report
 from utils.model import load_model, positive_probabilities
 from utils.plots import plot_confusion_matrix, plot_roc_curve
 from utils.schema import validate

@@ -26,7 +26,7 @@ from utils.data import read_csv_folder
 from utils.errors import MissingInputError
 from utils.features import feature_frame, label_array
 from utils.hyperparameters import Hyperparameters, parse_hyperparameters
-from utils.job import failure_file, opt_ml, run_job
+from utils.job import failure_file, format_metrics, opt_ml, run_job
 from utils.schema import validate
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def run(argv: Sequence[str]) -> None:
 def fit_and_save(train: pd.DataFrame, validation: pd.DataFrame, hyperparameters: Hyperparameters) -> None:
     # scikit-learn loads here, on the host that trains and once its inputs are checked: a job given a bad
     # input, and the hosts that only wait for the leader, never spend the seconds it takes to import.
-    from utils.metrics import classification_metrics, format_metrics
+    from utils.metrics import classification_metrics
     from utils.model import positive_probabilities, save_model, train_in_stages
 
     train_features, train_labels = feature_frame(train), label_array(train)

@@ -1,11 +1,13 @@
-"""SageMaker's container contract in one place: where /opt/ml is, and how a job fails visibly."""
+"""SageMaker's container contract in one place: where /opt/ml is, how a job reports its metrics to the
+log that metric definitions read, and how it fails visibly."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from utils.errors import JobError
@@ -47,6 +49,14 @@ def add_threshold_option(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_THRESHOLD,
         help="probability at or above which a row is predicted positive",
     )
+
+
+def format_metrics(metrics: Mapping[str, float], prefix: str = "") -> str:
+    """`name=value;` pairs with fixed-point values that a regex like `validation_roc_auc=([0-9.]+);` scrapes.
+
+    Fixed-point keeps exponents (1e-05) out of the log, which simple metric regexes would cut short.
+    """
+    return " ".join(f"{prefix}{name}={value:.6f};" for name, value in metrics.items() if math.isfinite(value))
 
 
 def opt_ml() -> Path:

@@ -1,9 +1,7 @@
-"""Classification metrics, their log format for metric definitions, and the evaluation report."""
+"""Classification metrics and the evaluation report."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -38,14 +36,6 @@ def classification_metrics(
         "roc_auc": float(roc_auc_score(labels, probabilities)),
         "log_loss": float(log_loss(labels, probabilities, labels=[NEGATIVE_LABEL, POSITIVE_LABEL])),
     }
-
-
-def format_metrics(metrics: Mapping[str, float], prefix: str = "") -> str:
-    """`name=value;` pairs with fixed-point values that a regex like `validation_roc_auc=([0-9.]+);` scrapes.
-
-    Fixed-point keeps exponents (1e-05) out of the log, which simple metric regexes would cut short.
-    """
-    return " ".join(f"{prefix}{name}={value:.6f};" for name, value in metrics.items() if math.isfinite(value))
 
 
 def evaluation_report(
