@@ -95,8 +95,7 @@ def test_every_metric_regex_reads_the_line_the_training_job_prints() -> None:
         [
             str(project / ".venv" / "bin" / "python"),
             "-c",
-            "from utils.job import format_metrics; "
-            f"print(format_metrics({values!r}, prefix='validation_'))",
+            f"from utils.job import format_metrics; print(format_metrics({values!r}, prefix='validation_'))",
         ],
         cwd=project,
         capture_output=True,
