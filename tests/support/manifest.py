@@ -103,6 +103,7 @@ COMMON = [
     "code/pipeline/utils/job_specs.py",
     "code/pipeline/utils/layout.py",
     "code/pipeline/utils/naming.py",
+    "code/pipeline/utils/program.py",
     "code/pipeline/utils/registry.py",
     "code/pipeline/utils/tracking.py",
     "code/pipeline/utils/tuning.py",

@@ -1,3 +1,4 @@
 from batches.inference.batch import app
+from utils import program
 
-app()
+program.run(app)

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from utils import program
 from utils.aws.local_containers import DockerUnavailableError, remove_containers, run_containers
 from utils.config_reader import Config, ConfigError, load_config
 from utils.db import migrate
@@ -302,4 +303,4 @@ def folder(
 
 
 if __name__ == "__main__":
-    app()
+    program.run(app)
