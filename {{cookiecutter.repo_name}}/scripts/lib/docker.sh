@@ -97,8 +97,10 @@ docker_build() {
   local cache="${reference%:*}:build-cache" previous
   previous=$(local_image_id "$cache")
   log "docker ${args[*]} --target $target --tag $reference $REPO_ROOT"
-  docker "${args[@]}" --target "$target" --tag "$reference" "$REPO_ROOT" >&2
-  docker "${args[@]}" --target builder --tag "$cache" --quiet "$REPO_ROOT" >/dev/null
+  # `|| return`: callers test this function (`docker_build ... || die`), and bash runs a tested function
+  # without `set -e`, so a failed build would otherwise go on and end in success.
+  docker "${args[@]}" --target "$target" --tag "$reference" "$REPO_ROOT" >&2 || return
+  docker "${args[@]}" --target builder --tag "$cache" --quiet "$REPO_ROOT" >/dev/null || return
   if [[ -n $previous && $previous != "$(local_image_id "$cache")" ]]; then
     docker image rm "$previous" >/dev/null 2>&1 || true
   fi
