@@ -13,8 +13,10 @@ Usage: $(basename "$0") [--model NAME]
 Runs the lifecycle once job by job with scripts/local_run/local_mode.sh (one run folder, in a temporary
 runs folder and database), timing each call as a developer sees it. Then runs each job's own entry point
 directly with \`docker run\` on the same inputs (the job's script on a plain container, without the SDK,
-Compose, the training toolkit or the database) and prints both times, the overhead per job and the whole
-lifecycle's time. The image is brought up to date first and is not part of any time.
+Compose, the training toolkit or the database). Then runs scripts/local_run/pipeline.sh twice: in a new runs
+folder (it creates and seeds the job database and creates the MLflow store), and beside the job-by-job run.
+Prints each job's time alone and within the second lifecycle, its overhead over the direct run in both, and
+each lifecycle's time. The image is brought up to date first and is not part of any time.
 
 Options:
   --model NAME  model under code/container (default: the only one; models: $(list_models))
@@ -93,14 +95,37 @@ direct inference \
   --volume "$out/predictions:/opt/ml/processing/output/predictions" \
   --entrypoint python3 "$image" -m jobs.inference
 
-printf '%-12s %12s %12s %12s %8s\n' job "local mode" "direct" overhead ratio
+# lifecycle NAME RUNS_DIR: pipeline.sh in RUNS_DIR; its time, and each stage's as it printed it.
+declare -A lifecycle_ms
+declare -A stage_s
+lifecycle() {
+  local name=$1 runs=$2 start progress
+  log "==> lifecycle: $name"
+  progress=$workdir/$name.log
+  start=$(now_ms)
+  PIPELINE_RUNS_DIR=$runs "$REPO_ROOT/scripts/local_run/pipeline.sh" --model "$model" --run-folder "$name" \
+    >/dev/null 2>"$progress"
+  lifecycle_ms[$name]=$(($(now_ms) - start))
+  while read -r stage seconds; do
+    stage_s[$stage]=$seconds
+  done < <(sed -nE 's/^==> \[[0-9]+\/[0-9]+\] ([a-z]+) done in ([0-9.]+) s$/\1 \2/p' "$progress")
+}
+lifecycle first "$workdir/new-runs"  # creates and seeds the job database, creates the MLflow store
+lifecycle next "$PIPELINE_RUNS_DIR"  # beside the job-by-job run: both exist already
+
+printf '%-12s %10s %14s %10s %10s %14s\n' job alone "in lifecycle" direct overhead "in lifecycle"
 for job in "${LIFECYCLE[@]}"; do
-  if [[ -n ${direct_ms[$job]:-} ]]; then
-    awk -v job="$job" -v l="${local_ms[$job]}" -v d="${direct_ms[$job]}" \
-      'BEGIN { printf "%-12s %10.1f s %10.1f s %10.1f s %7.1fx\n", job, l / 1000, d / 1000, (l - d) / 1000, l / d }'
-  else
-    awk -v job="$job" -v l="${local_ms[$job]}" \
-      'BEGIN { printf "%-12s %10.1f s %12s %12s   (no container: reads the database)\n", job, l / 1000, "-", "-" }'
-  fi
+  awk -v job="$job" -v l="${local_ms[$job]}" -v p="${stage_s[$job]:-0}" -v d="${direct_ms[$job]:-}" 'BEGIN {
+    if (d == "") {
+      printf "%-12s %8.1f s %12.1f s %10s %10s %14s   (no container: reads the database)\n", job, l / 1000, p, "-", "-", "-"
+    } else {
+      printf "%-12s %8.1f s %12.1f s %8.1f s %8.1f s %12.1f s\n", job, l / 1000, p, d / 1000, (l - d) / 1000, p - d / 1000
+    }
+  }'
 done
-awk -v t="$total_ms" 'BEGIN { printf "%-12s %10.1f s   (the image built beforehand)\n", "lifecycle", t / 1000 }'
+awk -v t="$total_ms" -v f="${lifecycle_ms[first]}" -v n="${lifecycle_ms[next]}" 'BEGIN {
+  printf "%-48s %6.1f s\n", "lifecycle, job by job (local_mode.sh)", t / 1000
+  printf "%-48s %6.1f s\n", "lifecycle (pipeline.sh) in a new runs folder", f / 1000
+  printf "%-48s %6.1f s\n", "lifecycle (pipeline.sh), the next one", n / 1000
+  print "(the image built beforehand; overhead: time over the direct run of the same job)"
+}'

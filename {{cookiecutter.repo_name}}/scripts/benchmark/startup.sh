@@ -56,7 +56,7 @@ baseline=$(times_ms .venv/bin/python -c pass | sort -n | awk '{ t[NR] = $1 } END
 ((baseline > 0)) || baseline=1
 printf '%-28s %10s %10s %9s\n' command median fastest "x python"
 printf '%-28s %8.2f s\n' "python -c pass" "$(awk -v b="$baseline" 'BEGIN { print b / 1000 }')"
-for job in collection preprocess training evaluation inference; do
+for job in collection preprocess training evaluation inference lifecycle; do
   report "batches.$job --help" "$baseline" .venv/bin/python -m "batches.$job" --help
 done
 report "utils.db --help" "$baseline" .venv/bin/python -m utils.db --help

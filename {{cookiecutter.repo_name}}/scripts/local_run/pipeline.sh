@@ -11,9 +11,10 @@ usage() {
 Usage: $(basename "$0") [--model NAME] [--run-folder NAME]
 
 Runs ${LIFECYCLE[*]} one after the other in SageMaker local mode, all in one new run folder
-runs/<run folder>/, each stage on the outputs of the one before. Prints each stage's progress, then a summary:
-the run folder, every job's status and metrics, and the paths of the model, the evaluation report with its plots,
-the predictions and the job database. Stops at the first failing stage with its failure reason.
+runs/<run folder>/, each stage on the outputs of the one before, in one process (python -m batches.lifecycle).
+Prints each stage's progress, then a summary: the run folder, every job's status and metrics, and the paths of
+the model, the evaluation report with its plots, the predictions and the job database. Stops at the first
+failing stage with its failure reason.
 
 The model image is brought up to date first (see scripts/local_run/local_mode.sh --help). No AWS account,
 credentials or network access is used.
@@ -43,23 +44,11 @@ begin_run "$model" "$run_folder"
 log "==> lifecycle of $model in local mode, run folder $run_folder ($image)"
 pipeline_command "$run_folder" "$model" "$image" python -m utils.db init --env local >&2
 
-total=$(wc -w <<<"${LIFECYCLE[*]}")
-step=0
-for stage in "${LIFECYCLE[@]}"; do
-  step=$((step + 1))
-  log "==> [$step/$total] $stage"
-  stage_started=$SECONDS
-  if ! run_batch "$run_folder" "$model" "$image" "$stage"; then
-    outcome=FAILED
-    [[ -z $interrupted_by ]] || outcome="stopped by SIG$interrupted_by"
-    log "==> [$step/$total] $stage $outcome after $(seconds_since "$stage_started") s"
-    pipeline_command "$run_folder" "$model" "$image" python -m utils.db folder "$run_folder" --env local || true
-    exit_if_interrupted
-    exit 1
-  fi
+# The stages run in one process (batches.lifecycle), which prints each one's progress.
+if ! pipeline_command "$run_folder" "$model" "$image" python -m batches.lifecycle --env local; then
+  pipeline_command "$run_folder" "$model" "$image" python -m utils.db folder "$run_folder" --env local || true
   exit_if_interrupted
-  log "==> [$step/$total] $stage done in $(seconds_since "$stage_started") s"
-done
-
-log "==> lifecycle done in $(seconds_since "$started") s"
+  exit 1
+fi
+exit_if_interrupted
 pipeline_command "$run_folder" "$model" "$image" python -m utils.db folder "$run_folder" --env local

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from sagemaker.train.model_trainer import ModelTrainer
 from sqlalchemy import select
 from support.aws import aws_client, root_uri
-from support.batches import CHAIN, BatchRunner, latest, run_chain, run_ok
+from support.batches import BATCH_APPS, CHAIN, BatchRunner, latest, run_chain, run_ok
 from support.fakes import FakeContainer
 from typer.testing import CliRunner
 
@@ -121,6 +121,22 @@ def test_a_job_that_completes_without_its_report_is_recorded_failed(
     assert "output is unusable" in job.failure_reason
 
 
+def test_the_lifecycle_stops_at_the_first_stage_that_fails_with_its_exit_code(
+    dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter, fake_container: FakeContainer
+) -> None:
+    fake_container.skip_outputs.add("report")
+
+    result = run_batch("lifecycle", "--env", "dev")
+
+    assert result.exit_code == 1
+    assert "[3/5] training done in" in result.output
+    assert "[4/5] evaluation FAILED after" in result.output
+    assert "[5/5]" not in result.output
+    assert latest(dev_db, JobType.TRAINING).status is JobStatus.COMPLETED
+    assert latest(dev_db, JobType.EVALUATION).status is JobStatus.FAILED
+    assert dev_db.list_jobs(JobType.INFERENCE, limit=1) == []
+
+
 def test_a_submission_error_is_recorded_failed_in_one_line(
     dev_config: Config, run_batch: BatchRunner, dev_db: DbAdapter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -145,7 +161,7 @@ def test_a_submission_error_is_recorded_failed_in_one_line(
     assert "\n" not in job.failure_reason
 
 
-@pytest.mark.parametrize("name", CHAIN)
+@pytest.mark.parametrize("name", BATCH_APPS)
 def test_every_batch_has_help(run_batch: BatchRunner, name: str) -> None:
     result = run_batch(name, "--help")
 
@@ -162,7 +178,7 @@ def test_a_batchs_help_loads_neither_the_sdk_nor_the_database_nor_aws_libraries(
     code = (
         "import runpy, sys\n"
         f"heavy = set({heavy!r})\n"
-        f"for name in {list(CHAIN)!r}:\n"
+        f"for name in {list(BATCH_APPS)!r}:\n"
         "    sys.argv = [f'batches.{name}', '--help']\n"
         "    try:\n"
         "        runpy.run_module(f'batches.{name}', run_name='__main__')\n"
@@ -174,9 +190,9 @@ def test_a_batchs_help_loads_neither_the_sdk_nor_the_database_nor_aws_libraries(
         [sys.executable, "-c", code], cwd=PIPELINE_DIR, capture_output=True, text=True, check=True
     )
 
-    assert result.stdout.count("Usage:") == len(CHAIN)
+    assert result.stdout.count("Usage:") == len(BATCH_APPS)
     loaded = [line for line in result.stdout.splitlines() if line.startswith("loaded after")]
-    assert loaded == [f"loaded after {name} []" for name in CHAIN]
+    assert loaded == [f"loaded after {name} []" for name in BATCH_APPS]
 
 
 @pytest.mark.parametrize("batch", ["preprocess", "training", "evaluation", "inference"])

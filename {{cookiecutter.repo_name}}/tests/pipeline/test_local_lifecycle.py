@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -191,6 +192,30 @@ def test_a_bad_hyperparameter_is_refused_with_the_jobs_message_before_any_contai
     assert leftover_containers(runs_dir) == []
 
 
+def test_an_image_that_fails_to_build_stops_the_job_before_anything_runs(
+    docker_engine: None, tmp_path: Path
+) -> None:
+    runs_dir = tmp_path / "runs"
+    # A base image found nowhere: the build fails.
+    env = script_env(runs_dir) | {"BASE_IMAGE": "local/no-such-base-image:0"}
+
+    result = subprocess.run(
+        [str(SCRIPTS / "local_mode.sh"), "preprocess"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert result.returncode == 1, result.stderr[-4000:]
+    assert re.search(r"building \S+ failed \(see above\)", result.stderr), result.stderr[-4000:]
+    assert "==> preprocess of" not in result.stderr
+    assert not list(runs_dir.glob("*/preprocess"))
+    assert leftover_containers(runs_dir) == []
+
+
 @pytest.fixture(scope="module")
 def preprocessed(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A runs folder with its own job database, holding one collected and preprocessed run."""
@@ -263,6 +288,45 @@ def test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it(
     named = run_script("local_mode.sh", "evaluation", "--training-run-id", training.run_id, runs_dir=runs_dir)
     assert named.returncode != 0
     assert f"training run {training.run_id} is Stopped, not Completed" in named.stderr
+    assert leftover_containers(runs_dir) == []
+
+
+def test_ctrl_c_during_the_lifecycle_stops_it_at_the_running_stage_and_leaves_nothing_running(
+    preprocessed: Path,
+) -> None:
+    runs_dir = preprocessed
+    run_folder = "ctrl-c-lifecycle"
+    log = runs_dir / f"{run_folder}.log"
+    with log.open("w") as output:
+        script = subprocess.Popen(
+            [str(SCRIPTS / "pipeline.sh"), "--run-folder", run_folder],
+            cwd=REPO_ROOT,
+            env=script_env(runs_dir),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=as_from_a_terminal,
+            text=True,
+        )
+        try:
+            wait_for_a_running_container(runs_dir / run_folder, script, log)
+            os.killpg(script.pid, signal.SIGINT)
+            returncode = script.wait(timeout=300)
+        finally:
+            if script.poll() is None:
+                os.killpg(script.pid, signal.SIGKILL)
+                script.wait()
+    printed = log.read_text()
+
+    assert returncode == 130, printed[-6000:]
+    stopped = re.search(r"\[(\d)/5\] (\w+) stopped by SIGINT after", printed)
+    assert stopped is not None, printed[-6000:]
+    stage = JobType(stopped.group(2))
+    jobs = {job.job_type: job for job in folder_jobs(runs_dir, runs_dir / run_folder)}
+    assert jobs[stage].status is JobStatus.STOPPED
+    assert all(job.status is JobStatus.COMPLETED for job in jobs.values() if job.job_type is not stage)
+    assert len(jobs) == int(stopped.group(1))  # no later stage started
+    assert "lifecycle done" not in printed
     assert leftover_containers(runs_dir) == []
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from batches.collection.batch import app as collection_app
 from batches.evaluation.batch import app as evaluation_app
 from batches.inference.batch import app as inference_app
+from batches.lifecycle.batch import app as lifecycle_app
 from batches.preprocess.batch import app as preprocess_app
 from batches.training.batch import app as training_app
 from utils.db.db_adapter import DbAdapter
@@ -19,6 +20,7 @@ BATCH_APPS = {
     "training": training_app,
     "evaluation": evaluation_app,
     "inference": inference_app,
+    "lifecycle": lifecycle_app,  # every stage above, in one process
 }
 # What the `run_batch` fixture returns: run(name, *args) -> typer's result.
 BatchRunner = Callable[..., Any]

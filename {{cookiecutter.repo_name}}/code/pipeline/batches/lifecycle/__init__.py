@@ -1,0 +1,1 @@
+"""Run the whole lifecycle, collection to inference, in one process."""
