@@ -196,18 +196,9 @@ def test_an_image_that_fails_to_build_stops_the_job_before_anything_runs(
     docker_engine: None, tmp_path: Path
 ) -> None:
     runs_dir = tmp_path / "runs"
-    # A base image found nowhere: the build fails.
-    env = script_env(runs_dir) | {"BASE_IMAGE": "local/no-such-base-image:0"}
+    no_base = {"BASE_IMAGE": "local/no-such-base-image:0"}  # found nowhere: the build fails
 
-    result = subprocess.run(
-        [str(SCRIPTS / "local_mode.sh"), "preprocess"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_script("local_mode.sh", "preprocess", runs_dir=runs_dir, env=no_base)
 
     assert result.returncode == 1, result.stderr[-4000:]
     assert re.search(r"building \S+ failed \(see above\)", result.stderr), result.stderr[-4000:]

@@ -33,11 +33,14 @@ def script_env(runs_dir: Path) -> dict[str, str]:
     return env
 
 
-def run_script(name: str, *args: str, runs_dir: Path) -> subprocess.CompletedProcess[str]:
+def run_script(
+    name: str, *args: str, runs_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """scripts/local_run/NAME ARGS... as a developer runs it, on `runs_dir` (`env` added)."""
     return subprocess.run(
         [str(SCRIPTS / name), *args],
         cwd=REPO_ROOT,
-        env=script_env(runs_dir),
+        env={**script_env(runs_dir), **(env or {})},
         capture_output=True,
         text=True,
         timeout=1800,
