@@ -20,7 +20,7 @@ from support.aws import tracking_server_arn
 from support.servers import free_port, wait_until_up
 from support.tracking import mlflow_store
 
-from utils.config_reader import load_config
+from utils.config_reader import PIPELINE_DIR, load_config
 from utils.tracking import PARENT_TAG, Tracker, experiment_name, tracker, tracking_uri
 
 
@@ -74,6 +74,34 @@ def test_a_tracking_server_that_does_not_answer_is_one_warning_line_not_a_failur
 
     assert time.monotonic() - started < 60
     assert "tracking: not logged" in capsys.readouterr().err
+
+
+# What MLflow 3.17 takes for a CI or test run, where it sends no telemetry by itself (mlflow.telemetry.utils).
+CI_VARIABLES = (
+    *("PYTEST_CURRENT_TEST", "CI", "GITHUB_ACTIONS", "CIRCLECI", "GITLAB_CI", "JENKINS_URL", "TRAVIS"),
+    *("TF_BUILD", "BITBUCKET_BUILD_NUMBER", "CODEBUILD_BUILD_ARN", "BUILDKITE", "TEAMCITY_VERSION"),
+    *("CLOUD_RUN_EXECUTION", "RUNBOT_HOST_URL", "RUNBOT_BUILD_NAME", "RUNBOT_WORKER_ID"),
+)
+
+
+def test_logging_runs_sends_nothing_to_mlflows_usage_telemetry(
+    tmp_path: Path, migrated_mlflow_store: Path
+) -> None:
+    uri = mlflow_store(migrated_mlflow_store, tmp_path / "mlflow.sqlite3")
+    code = (
+        "from utils.tracking import Tracker\n"
+        f"Tracker({uri!r}, 'experiment')\n"
+        "from mlflow.telemetry import get_telemetry_client\n"
+        "print('telemetry client:', get_telemetry_client())\n"
+    )
+    env = {name: value for name, value in os.environ.items() if name not in CI_VARIABLES}
+    env.pop("MLFLOW_DISABLE_TELEMETRY", None)  # as on a developer's machine
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=PIPELINE_DIR, env=env, capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "telemetry client: None"
 
 
 @pytest.fixture

@@ -34,9 +34,14 @@ if TYPE_CHECKING:
 ENV_PARENT_RUN = "PIPELINE_TRACKING_PARENT_RUN"
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag for nesting; a bare variable nests nothing
 RUN_FOLDER_TAG = "pipeline.run_folder"
-# A tracking server that does not answer costs a job seconds, not MLflow's default minutes of retries; the
-# variables are MLflow's own, so a value set in the environment wins.
-HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+# MLflow's own variables, set before MLflow is imported unless the environment sets them: a tracking server
+# that does not answer costs a job seconds, not MLflow's default minutes of retries; and MLflow sends no usage
+# telemetry from here, as the SDK sends none (utils/aws/sdk_workarounds.py).
+MLFLOW_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+}
 
 
 def tracking_uri(config: Config) -> str | None:
@@ -81,7 +86,7 @@ class Tracker:
     experiment: str
 
     def __post_init__(self) -> None:
-        for name, value in HTTP_LIMITS.items():
+        for name, value in MLFLOW_DEFAULTS.items():
             os.environ.setdefault(name, value)
         from mlflow.tracking import MlflowClient
 
