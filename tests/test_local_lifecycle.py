@@ -80,6 +80,8 @@ def test_the_lifecycle_runs_in_local_mode_without_network_or_aws(set_up_project:
         "test_a_bad_hyperparameter_is_refused_with_the_jobs_message_before_any_container_or_record",
         "test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it[process-group]",
         "test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it[script-only]",
+        "test_ctrl_c_during_the_lifecycle_stops_it_at_the_running_stage_and_leaves_nothing_running",
+        "test_an_image_that_fails_to_build_stops_the_job_before_anything_runs",
         "test_a_local_execution_passes_the_gate_and_registers_a_version_pending_approval",
         "test_a_local_execution_copies_every_steps_outputs_into_its_run_folder",
         "test_status_shows_the_latest_local_execution",
