@@ -233,17 +233,16 @@ def as_from_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-@pytest.mark.parametrize("receiver", ["process-group", "script-only"])
-def test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it(
-    preprocessed: Path, receiver: str
-) -> None:
-    runs_dir = preprocessed
-    run_folder = f"ctrl-c-{receiver}"
+def ctrl_c_while_a_job_runs(
+    runs_dir: Path, run_folder: str, script_args: list[str], *, whole_group: bool = True
+) -> tuple[int, str]:
+    """Start scripts/local_run/SCRIPT ARGS as from a terminal, send SIGINT once a job container of
+    `run_folder` runs (to the process group, as Ctrl-C does, or to the script alone), and wait for the end:
+    the script's exit code and everything it printed."""
     log = runs_dir / f"{run_folder}.log"
-    slow = ["--hyperparameter", "n_estimators=5000", "--hyperparameter", "max_depth=8"]
     with log.open("w") as output:
         script = subprocess.Popen(
-            [str(SCRIPTS / "local_mode.sh"), "--run-folder", run_folder, "training", *slow],
+            [str(SCRIPTS / script_args[0]), *script_args[1:]],
             cwd=REPO_ROOT,
             env=script_env(runs_dir),
             stdout=output,
@@ -254,7 +253,7 @@ def test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it(
         )
         try:
             wait_for_a_running_container(runs_dir / run_folder, script, log)
-            if receiver == "process-group":
+            if whole_group:
                 os.killpg(script.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
             else:
                 os.kill(script.pid, signal.SIGINT)
@@ -263,7 +262,22 @@ def test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it(
             if script.poll() is None:
                 os.killpg(script.pid, signal.SIGKILL)
                 script.wait()
-    printed = log.read_text()
+    return returncode, log.read_text()
+
+
+@pytest.mark.parametrize("receiver", ["process-group", "script-only"])
+def test_ctrl_c_during_training_stops_the_job_and_no_later_run_uses_it(
+    preprocessed: Path, receiver: str
+) -> None:
+    runs_dir = preprocessed
+    run_folder = f"ctrl-c-{receiver}"
+    slow = ["--hyperparameter", "n_estimators=5000", "--hyperparameter", "max_depth=8"]
+    returncode, printed = ctrl_c_while_a_job_runs(
+        runs_dir,
+        run_folder,
+        ["local_mode.sh", "--run-folder", run_folder, "training", *slow],
+        whole_group=receiver == "process-group",
+    )
 
     assert returncode == 130, printed[-6000:]
     [training] = folder_jobs(runs_dir, runs_dir / run_folder)
@@ -287,27 +301,9 @@ def test_ctrl_c_during_the_lifecycle_stops_it_at_the_running_stage_and_leaves_no
 ) -> None:
     runs_dir = preprocessed
     run_folder = "ctrl-c-lifecycle"
-    log = runs_dir / f"{run_folder}.log"
-    with log.open("w") as output:
-        script = subprocess.Popen(
-            [str(SCRIPTS / "pipeline.sh"), "--run-folder", run_folder],
-            cwd=REPO_ROOT,
-            env=script_env(runs_dir),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=as_from_a_terminal,
-            text=True,
-        )
-        try:
-            wait_for_a_running_container(runs_dir / run_folder, script, log)
-            os.killpg(script.pid, signal.SIGINT)
-            returncode = script.wait(timeout=300)
-        finally:
-            if script.poll() is None:
-                os.killpg(script.pid, signal.SIGKILL)
-                script.wait()
-    printed = log.read_text()
+    returncode, printed = ctrl_c_while_a_job_runs(
+        runs_dir, run_folder, ["pipeline.sh", "--run-folder", run_folder]
+    )
 
     assert returncode == 130, printed[-6000:]
     stopped = re.search(r"\[(\d)/5\] (\w+) stopped by SIGINT after", printed)
