@@ -5,6 +5,7 @@ stage (about 2 s each time). `scripts/local_run/pipeline.sh` runs it in local mo
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 
@@ -26,9 +27,6 @@ STAGES: tuple[tuple[str, Callable[..., None]], ...] = (
     ("evaluation", evaluation),
     ("inference", inference),
 )
-
-# The exit codes of a batch stopped by a signal (JobError's 128 + the signal's number).
-STOPPED_BY = {130: "SIGINT", 143: "SIGTERM"}
 
 
 @app.command()
@@ -54,7 +52,10 @@ def main(env: EnvOption, model: ModelOption = None) -> None:
 
 
 def _outcome(exit_code: int) -> str:
-    return f"stopped by {STOPPED_BY[exit_code]}" if exit_code in STOPPED_BY else "FAILED"
+    """A batch stopped by a signal exits with 128 + its number (`JobError`, as a shell reports it)."""
+    if exit_code - 128 in signal.valid_signals():
+        return f"stopped by {signal.Signals(exit_code - 128).name}"
+    return "FAILED"
 
 
 def _say(what: str, since: float) -> None:
